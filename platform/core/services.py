@@ -1,0 +1,128 @@
+"""Writes for jobs: start one, cancel one; and the worker self-test that proves a worker works."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import socket
+import time
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import Conflict, InvalidInput
+from core.models import Job, JobState
+from core.progress import ProgressReporter
+
+QUEUES = ("default", "gpu")
+SELFTEST_LIBRARIES = ("numpy", "pandas", "sklearn", "torch", "web3", "gan", "market", "provenance")
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Ask a job to stop; a pending job stops at once, a running one at its next progress report."""
+    if job.is_final:
+        raise Conflict(f"Job {job.pk} has already ended ({job.state}); there is nothing to cancel.")
+    job.cancel_requested = True
+    if job.state == JobState.PENDING:
+        job.state = JobState.CANCELLED
+        job.message = "Cancelled before it started."
+        job.finished_at = timezone.now()
+    job.save(update_fields=["cancel_requested", "state", "message", "finished_at", "updated_at"])
+    return job
+
+
+@transaction.atomic
+def selftest_start(*, owner: User | None, queue: str = "default") -> Job:
+    """Start the worker self-test on a queue (owner None: started from the command line)."""
+    if queue not in QUEUES:
+        raise InvalidInput(f"Unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}.")
+    job = Job.objects.create(kind="selftest", owner=owner, queue=queue, message="Queued.")
+    from core.tasks import selftest  # the tasks module imports this one
+
+    transaction.on_commit(lambda: _enqueue(job, selftest, queue=queue))
+    return job
+
+
+def _enqueue(job: Job, task: Any, *, queue: str) -> None:
+    """Send a job's task to the broker and remember its Celery id."""
+    result = task.apply_async(args=[str(job.pk)], queue=queue)
+    Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+
+
+def selftest_run(*, progress: ProgressReporter, queue: str) -> dict[str, Any]:
+    """Check what a worker needs: database, file storage, libraries and the compute device."""
+    steps = 3 + len(SELFTEST_LIBRARIES)
+    done = 0
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        progress.update(done / steps, message)
+        progress.log(message)
+
+    progress.update(0.0, "Starting the self-test.", force=True)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    step(f"Database ({connection.vendor}) answered in {_ms(started)} ms.")
+
+    started = time.perf_counter()
+    name = default_storage.save(
+        f"selftest/{socket.gethostname()}-{os.getpid()}.txt", ContentFile(b"ok")
+    )
+    try:
+        with default_storage.open(name) as file:
+            if file.read() != b"ok":
+                raise InvalidInput(
+                    f"File storage returned other bytes than were written to {name}."
+                )
+    finally:
+        default_storage.delete(name)
+    step(f"File storage wrote, read and deleted a file in {_ms(started)} ms.")
+
+    versions: dict[str, str] = {}
+    for module_name in SELFTEST_LIBRARIES:
+        started = time.perf_counter()
+        module = importlib.import_module(module_name)
+        versions[module_name] = getattr(module, "__version__", "present")
+        step(f"Imported {module_name} {versions[module_name]} in {_ms(started)} ms.")
+
+    device = _compute_device()
+    step(f"Compute device: {device['name']} ({device['kind']}); a matrix product checked out.")
+    return {
+        "queue": queue,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "python": platform.python_version(),
+        "database": connection.vendor,
+        "versions": versions,
+        "device": device,
+    }
+
+
+def _compute_device() -> dict[str, str]:
+    """The device torch would train on, proven with a small matrix product."""
+    import torch
+
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+        name = torch.cuda.get_device_name(device)
+    else:
+        device, name = torch.device("cpu"), platform.processor() or platform.machine()
+    matrix = torch.eye(64, device=device) * 2
+    if not torch.equal((matrix @ matrix).diagonal().cpu(), torch.full((64,), 4.0)):
+        raise InvalidInput(
+            f"A matrix product on {device} came out wrong; the device is unreliable."
+        )
+    return {"kind": device.type, "name": name}
+
+
+def _ms(started: float) -> int:
+    """Milliseconds since `started` (a perf_counter reading)."""
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,145 @@
+"""Fixtures for platform tests: people of each role, API clients, real workers and a real chain."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import Role, User
+from accounts.services import user_create
+from tests.helpers import REPO, child_env, database_url, free_port, port_open, stop, wait_until
+
+PASSWORD = "correct horse battery staple"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """Create a person of a role, with PASSWORD."""
+
+    def make(role: Role = Role.ARTIST, username: str | None = None) -> User:
+        return user_create(
+            username=username or f"{role}-{uuid.uuid4().hex[:6]}",
+            email="someone@example.org",
+            password=PASSWORD,
+            role=role,
+        )
+
+    return make
+
+
+@pytest.fixture
+def artist(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ARTIST)
+
+
+@pytest.fixture
+def staff(make_user: Callable[..., User]) -> User:
+    return make_user(Role.STAFF)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@contextmanager
+def running_worker(
+    broker_url: str, log_dir: Path, *, queues: str = "default,gpu"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the test database, consuming `queues` from `broker_url`."""
+    log_path = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
+    env = child_env(
+        DATABASE_URL=database_url(connection.settings_dict),
+        CELERY_BROKER_URL=broker_url,
+        ATELIER_VAR_DIR=str(settings.VAR_DIR),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "--pool",
+        "solo",
+        "--without-mingle",
+        "--without-gossip",
+        "--purge",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"test-{uuid.uuid4().hex[:6]}@%h",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(
+            lambda: "ready." in log_path.read_text() or process.poll() is not None,
+            timeout=60,
+            what="the Celery worker to start",
+        )
+        assert process.poll() is None, f"the worker exited at start:\n{log_path.read_text()}"
+        yield process
+    finally:
+        stop(process)
+        print(log_path.read_text())  # shown by pytest when a test fails
+
+
+@pytest.fixture
+def filesystem_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker on the embedded filesystem broker (the one the test process publishes to)."""
+    assert settings.CELERY_BROKER_URL.startswith("filesystem://")
+    queue_dir = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    shutil.rmtree(queue_dir, ignore_errors=True)  # messages a killed earlier run left behind
+    queue_dir.mkdir(parents=True)
+    with running_worker(settings.CELERY_BROKER_URL, tmp_path) as process:
+        yield process
+
+
+@pytest.fixture
+def redis_worker(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+    """A worker on Redis (127.0.0.1:6379, database 15); yields the broker URL to publish to."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        pytest.fail(f"Redis is not running on 127.0.0.1:6379 ({error}); start it, see README.")
+    with running_worker(REDIS_URL, tmp_path):
+        yield REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[str]:
+    """A real local EVM node (anvil, from node_modules) with chain id 31337; yields its RPC URL."""
+    if not ANVIL.exists():
+        pytest.fail(f"anvil is missing at {ANVIL}; `make test` installs it with npm ci.")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ANVIL), "--port", str(port), "--chain-id", "31337", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: port_open(port), timeout=30, what="anvil to listen")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the npm wrapper and the node binary together
+        process.wait(timeout=15)

@@ -1,0 +1,107 @@
+"""`make run`'s launcher on a fresh var folder: it serves the site with demo users, runs tasks on
+its worker, answers health for the database, broker and chain, and stops everything on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, child_env, free_port, port_open, wait_until
+
+pytestmark = [pytest.mark.worker, pytest.mark.chain]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (a local URL)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> None:
+    port, chain_port = free_port(), free_port()
+    env = child_env(DJANGO_ENV="development", ATELIER_VAR_DIR=str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CHAIN_RPC_URL"):
+        env.pop(name, None)
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        launcher = subprocess.Popen(
+            [
+                sys.executable,
+                "scripts/run_platform.py",
+                "--port",
+                str(port),
+                "--chain-port",
+                str(chain_port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: "Atelier is running" in log_path.read_text() or launcher.poll() is not None,
+            timeout=180,
+            what="the platform to start",
+            interval=0.5,
+        )
+        output = log_path.read_text()
+        assert launcher.poll() is None, output
+        assert f"http://localhost:{port}/" in output
+        assert "Demo logins: artist, analyst, gallery, staff (password: atelier-demo)" in output
+
+        status, body = _get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200, body
+        assert json.loads(body)["checks"]["chain"]["detail"] == "chain id 31337"
+        assert _get(f"http://127.0.0.1:{port}/static/core/site.css")[0] == 200
+        assert len(_processes_with(env["ATELIER_VAR_DIR"])) >= 3  # web, worker and chain run
+        assert b"Sign in" in _get(f"http://127.0.0.1:{port}/accounts/login/")[1]
+
+        selftest = subprocess.run(
+            [sys.executable, "manage.py", "selftest", "--timeout", "90"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert selftest.returncode == 0, selftest.stderr
+        assert "Worker self-test passed." in selftest.stdout
+        assert "100%" in selftest.stderr  # the command-line progress bar reached the end
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        try:
+            launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            raise
+
+    assert launcher.returncode == 0, log_path.read_text()
+    assert not port_open(port)
+    assert not port_open(chain_port)
+    wait_until(
+        lambda: not _processes_with(env["ATELIER_VAR_DIR"]),
+        timeout=10,
+        what="no part to outlive the launcher",
+    )
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Processes whose environment mentions `marker` (every part the launcher started has it)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
