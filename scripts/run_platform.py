@@ -9,6 +9,7 @@ exits, the rest are stopped and the exit status says so.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import signal
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (var_dir / "log").mkdir(parents=True, exist_ok=True)
     _require_free_port(args.host, args.port, "PORT")
 
-    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"]):
+    for step in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         print(f"setup | manage.py {' '.join(step)}", flush=True)
         subprocess.run([PYTHON, "manage.py", *step], cwd=REPO, env=env, check=True)
     demo = subprocess.run(
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "-",
                 "--graceful-timeout",
                 "5",
+                "--no-control-socket",  # one per user by default: two instances would collide
             ],
             env,
             prefix="web",
@@ -196,17 +198,23 @@ def _relay(process: subprocess.Popen[bytes], prefix: str) -> None:
 
 
 def _stop_all(parts: dict[str, subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to every part (web first, chain last, so it can save its state), then SIGKILL."""
+    """Stop every part: web first, chain last (it saves its state on the way out).
+
+    SIGTERM goes to each part's main process, which shuts its own children down cleanly (gunicorn's
+    and Celery's workers finish their request or task); whatever is left of its process group after
+    that, or after 15 s, is killed.
+    """
     for name in reversed(list(parts)):
         process = parts[name]
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             print(f"run   | {name} did not stop in 15 s; killing it.")
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
 
 
 def _require_free_port(host: str, port: int, variable: str) -> None:

@@ -7,13 +7,16 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import SELF_SERVICE_ROLES, ApiToken, Role, User
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, Throttled
 
+SIGN_IN_FAILURES_ALLOWED = 10
+SIGN_IN_WINDOW_SECONDS = 15 * 60
 TOKEN_PREFIX = "atl_"  # noqa: S105 (a marker, not a secret)
 MAX_TOKEN_DAYS = 3650
 
@@ -99,3 +102,29 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+def _sign_in_key(username: str, client: str) -> str:
+    digest = hashlib.sha256(f"{username.strip().lower()}|{client}".encode()).hexdigest()
+    return f"sign-in-failures:{digest}"
+
+
+def sign_in_throttle_check(*, username: str, client: str) -> None:
+    """Refuse a sign-in for a name from an address that failed too often in the last minutes."""
+    if cache.get(_sign_in_key(username, client), 0) >= SIGN_IN_FAILURES_ALLOWED:
+        minutes = SIGN_IN_WINDOW_SECONDS // 60
+        raise Throttled(
+            f"Too many failed sign-ins for {username!r}; wait {minutes} minutes and try again."
+        )
+
+
+def sign_in_failure_record(*, username: str, client: str) -> None:
+    """Count a failed sign-in; the count expires SIGN_IN_WINDOW_SECONDS after the first."""
+    key = _sign_in_key(username, client)
+    cache.add(key, 0, timeout=SIGN_IN_WINDOW_SECONDS)
+    cache.incr(key)
+
+
+def sign_in_failures_clear(*, username: str, client: str) -> None:
+    """Forget the failures once the person signs in."""
+    cache.delete(_sign_in_key(username, client))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -13,7 +15,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import ApiTokenForm, SignInForm, SignUpForm
 from accounts.http import signed_in
 from accounts.selectors import api_token_list
-from accounts.services import api_token_create, api_token_revoke, user_sign_up
+from accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    sign_in_failure_record,
+    sign_in_failures_clear,
+    sign_in_throttle_check,
+    user_sign_up,
+)
 from core.errors import DomainError
 
 
@@ -23,6 +32,20 @@ class SignInView(auth_views.LoginView):
     form_class = SignInForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Check the throttle first: after repeated failures even a right password waits."""
+        attempt = {
+            "username": request.POST.get("username", ""),
+            "client": request.META.get("REMOTE_ADDR", ""),
+        }
+        sign_in_throttle_check(**attempt)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 401:
+            sign_in_failure_record(**attempt)
+        else:
+            sign_in_failures_clear(**attempt)
+        return response
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
         response = super().form_invalid(form)

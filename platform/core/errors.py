@@ -43,6 +43,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Throttled(DomainError):
+    """Too many attempts in a short time; wait and try again."""
+
+    status = 429
+    code = "throttled"
+
+
 class Unavailable(DomainError):
     """A part the request needs (broker, chain) is not answering; try again later."""
 

@@ -91,8 +91,9 @@ def selftest_run(*, progress: ProgressReporter, queue: str) -> dict[str, Any]:
     for module_name in SELFTEST_LIBRARIES:
         started = time.perf_counter()
         module = importlib.import_module(module_name)
-        versions[module_name] = getattr(module, "__version__", "present")
-        step(f"Imported {module_name} {versions[module_name]} in {_ms(started)} ms.")
+        version = getattr(module, "__version__", "")
+        versions[module_name] = version or "imported"
+        step(f"Imported {module_name} {version} in {_ms(started)} ms.".replace("  ", " "))
 
     device = _compute_device()
     step(f"Compute device: {device['name']} ({device['kind']}); a matrix product checked out.")

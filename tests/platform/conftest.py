@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -24,6 +25,12 @@ from tests.helpers import REPO, child_env, database_url, free_port, port_open, s
 PASSWORD = "correct horse battery staple"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -150,3 +150,35 @@ def test_each_role_gets_its_home_and_navigation(
 
     assert f"<h1>{label}</h1>" in page
     assert ('href="/admin/"' in page) == (role == Role.STAFF)
+
+
+def test_repeated_failed_sign_ins_are_throttled_even_with_the_right_password(
+    client: Client, artist: User
+) -> None:
+    from accounts.services import SIGN_IN_FAILURES_ALLOWED
+
+    for _ in range(SIGN_IN_FAILURES_ALLOWED):
+        wrong = {"username": artist.username, "password": "guess"}
+        assert client.post(reverse("accounts:login"), wrong).status_code == 401
+
+    right = {"username": artist.username, "password": PASSWORD}
+    response = client.post(reverse("accounts:login"), right)
+
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_sign_in_forgets_earlier_failures(client: Client, artist: User) -> None:
+    from accounts.services import SIGN_IN_FAILURES_ALLOWED
+
+    for _ in range(SIGN_IN_FAILURES_ALLOWED - 1):
+        client.post(reverse("accounts:login"), {"username": artist.username, "password": "guess"})
+    client.post(reverse("accounts:login"), {"username": artist.username, "password": PASSWORD})
+    client.logout()
+
+    response = client.post(
+        reverse("accounts:login"), {"username": artist.username, "password": "x"}
+    )
+
+    assert response.status_code == 401
