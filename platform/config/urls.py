@@ -9,11 +9,13 @@ from core.views import healthz
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("core.api_urls")),
+    path("studio/", include("studio.api_urls")),
 ]
 
 urlpatterns = [
     path("", include("core.urls")),
     path("accounts/", include("accounts.urls")),
+    path("studio/", include("studio.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

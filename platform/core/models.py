@@ -30,6 +30,10 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs", null=True
     )
     queue = models.CharField(max_length=32, default="default")
+    task_name = models.CharField(
+        max_length=100, blank=True, help_text="The Celery task that runs it."
+    )
+    params = models.JSONField(default=dict, blank=True, help_text="The task's input.")
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
     progress = models.FloatField(default=0.0, help_text="Fraction done, 0 to 1.")
     message = models.CharField(max_length=500, blank=True)

@@ -20,6 +20,8 @@ class NavItem:
     roles: frozenset[str] = EVERYONE
 
 
+HOME_URLS = {Role.ARTIST: "studio:index"}  # roles whose home lives in their own app
+
 HOME_LABELS = {
     Role.ARTIST: "Studio",
     Role.ANALYST: "Market",
@@ -38,7 +40,8 @@ ITEMS = (
 
 def nav_for(user: User) -> list[tuple[str, str]]:
     """(label, url) pairs for a signed-in person, their role's home first."""
-    home = (HOME_LABELS[Role(user.role)], reverse("core:home"))
+    role = Role(user.role)
+    home = (HOME_LABELS[role], reverse(HOME_URLS.get(role, "core:home")))
     return [home] + [
         (item.label, reverse(item.url_name)) for item in ITEMS if user.role in item.roles
     ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import socket
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -15,9 +17,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from config.celery import app as celery_app
 from core.errors import Conflict, InvalidInput
 from core.models import Job, JobState
 from core.progress import ProgressReporter
+
+logger = logging.getLogger(__name__)
 
 QUEUES = ("default", "gpu")
 SELFTEST_LIBRARIES = ("numpy", "pandas", "sklearn", "torch", "web3", "gan", "market", "provenance")
@@ -38,21 +43,65 @@ def job_cancel(*, job: Job) -> Job:
 
 
 @transaction.atomic
-def selftest_start(*, owner: User | None, queue: str = "default") -> Job:
-    """Start the worker self-test on a queue (owner None: started from the command line)."""
+def job_submit(
+    *,
+    kind: str,
+    owner: User | None,
+    task_name: str,
+    queue: str = "default",
+    params: dict[str, Any] | None = None,
+) -> Job:
+    """Record a job and send its task (by name, with the job's id) once the transaction commits."""
     if queue not in QUEUES:
         raise InvalidInput(f"Unknown queue {queue!r}; choose one of: {', '.join(QUEUES)}.")
-    job = Job.objects.create(kind="selftest", owner=owner, queue=queue, message="Queued.")
-    from core.tasks import selftest  # the tasks module imports this one
-
-    transaction.on_commit(lambda: _enqueue(job, selftest, queue=queue))
+    job = Job.objects.create(
+        kind=kind,
+        owner=owner,
+        queue=queue,
+        task_name=task_name,
+        params=params or {},
+        message="Waiting for a worker.",
+    )
+    transaction.on_commit(lambda: _enqueue(job))
     return job
 
 
-def _enqueue(job: Job, task: Any, *, queue: str) -> None:
+def _enqueue(job: Job) -> None:
     """Send a job's task to the broker and remember its Celery id."""
-    result = task.apply_async(args=[str(job.pk)], queue=queue)
+    result = celery_app.send_task(job.task_name, args=[str(job.pk)], queue=job.queue)
     Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+
+
+def job_requeue_stale(*, silent_for: timedelta) -> list[Job]:
+    """Send again the running jobs whose worker has not reported for `silent_for`.
+
+    A worker that dies mid-job (killed, out of memory, machine lost) leaves its job `running`;
+    a worker calls this when it starts, and the job's task picks up from its last checkpoint.
+    """
+    cutoff = timezone.now() - silent_for
+    stale = list(
+        Job.objects.filter(
+            state=JobState.RUNNING, updated_at__lt=cutoff, cancel_requested=False
+        ).exclude(task_name="")
+    )
+    for job in stale:
+        updated = Job.objects.filter(pk=job.pk, state=JobState.RUNNING, updated_at__lt=cutoff)
+        if updated.update(
+            message="Its worker stopped answering; sent again.", updated_at=timezone.now()
+        ):
+            logger.warning(
+                "job %s (%s) was silent since %s; sending it again",
+                job.pk,
+                job.kind,
+                job.updated_at,
+            )
+            _enqueue(job)
+    return stale
+
+
+def selftest_start(*, owner: User | None, queue: str = "default") -> Job:
+    """Start the worker self-test on a queue (owner None: started from the command line)."""
+    return job_submit(kind="selftest", owner=owner, task_name="core.selftest", queue=queue)
 
 
 def selftest_run(*, progress: ProgressReporter, queue: str) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import signed_in
+from accounts.models import Role
 from core.api import json_not_found, json_server_error
 from core.health import health_report
+from core.navigation import HOME_URLS
 from core.selectors import job_get, job_list
 from core.services import QUEUES, job_cancel, selftest_start
 
@@ -26,6 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "core/landing.html")
     user = signed_in(request)
+    if user.role in HOME_URLS:
+        return redirect(HOME_URLS[Role(user.role)])
     context: dict[str, object] = {"recent_jobs": job_list(user=user)[:10]}
     if user.is_staff:
         context |= {"health": health_report(), "queues": QUEUES}

@@ -54,9 +54,12 @@ def test_prepare_train_resume_generate_and_evaluate_on_real_paintings(workdir: P
         "--device",
         "cpu",
     ]
-    trained = gan("train", dataset, "--out", run, "--steps", "3", *common)
+    trained = gan("train", dataset, "--out", run, "--steps", "3", "--evaluate-every", "3", *common)
     assert trained.returncode == 0, trained.stderr
-    assert json.loads(trained.stdout)["step"] == 3
+    first_card = json.loads(trained.stdout)
+    assert first_card["step"] == 3
+    assert set(first_card["metrics"]) == {"kid", "fid"}  # Inception ran during training
+    assert "step 3: kid" in trained.stderr
     resumed = gan("train", dataset, "--out", run, "--steps", "6", "--resume", "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr
     card = json.loads(resumed.stdout)

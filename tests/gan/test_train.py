@@ -188,3 +188,72 @@ def test_a_damaged_checkpoint_is_refused_on_resume(tmp_path: Path, images: torch
             dataset_manifest_hash="m",
             resume=True,
         )
+
+
+class PixelFeatures:
+    """A cheap stand-in for Inception (the metrics tests cover the real one): pooled pixels."""
+
+    name = "pixels"
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        pooled = torch.nn.functional.avg_pool2d(images.double(), 8)  # (N, 3, 8, 8)
+        return pooled.flatten(1)
+
+
+def test_metrics_are_evaluated_on_schedule_and_kept_with_the_model(
+    tmp_path: Path, images: torch.Tensor
+) -> None:
+    from gan.metrics import TrainingEvaluator
+
+    evaluator = TrainingEvaluator(
+        images,
+        extractor=PixelFeatures(),
+        latent_dim=32,
+        samples=16,
+        cache_path=tmp_path / "features.safetensors",
+        cache_key="m",
+    )
+    reports: list[Progress] = []
+
+    result = train(
+        tiny_config(),
+        images,
+        out_dir=tmp_path / "run",
+        device=CPU,
+        dataset_manifest_hash="m",
+        on_progress=reports.append,
+        evaluate=evaluator,
+        evaluate_every=2,
+    )
+
+    assert [h["step"] for h in result.history] == [2.0, 4.0, 6.0]
+    assert all(set(h) == {"step", "kid", "fid"} for h in result.history)
+    assert [r.step for r in reports if r.event == "metrics"] == [2, 4, 6]
+    assert result.card is not None
+    assert result.card.metrics == {
+        "kid": result.history[-1]["kid"],
+        "fid": result.history[-1]["fid"],
+    }
+    assert read_checkpoint_meta(tmp_path / "run")["history"] == result.history
+    assert (tmp_path / "features.safetensors").exists()  # real features computed once, cached
+
+
+def test_out_of_gpu_memory_says_what_to_do_and_keeps_the_last_checkpoint(
+    tmp_path: Path, images: torch.Tensor
+) -> None:
+    def run_out_of_memory(progress: Progress) -> None:
+        if progress.step == 5:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with pytest.raises(TrainingError, match="out of GPU memory at batch size 4 and resolution 64"):
+        train(
+            tiny_config(),
+            images,
+            out_dir=tmp_path,
+            device=CPU,
+            dataset_manifest_hash="m",
+            on_progress=run_out_of_memory,
+            report_every=1,
+        )
+
+    assert read_checkpoint_meta(tmp_path)["step"] == 3  # the last periodic checkpoint, intact

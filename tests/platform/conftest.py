@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -25,12 +30,19 @@ from tests.helpers import REPO, child_env, database_url, free_port, port_open, s
 PASSWORD = "correct horse battery staple"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+PAINTINGS = REPO.parent / "shared" / "data" / "paintings"
 
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     """Throttle counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_media_root(settings: Any, tmp_path: Path) -> None:
+    """Each test stores its files (uploads, runs, works) in a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
@@ -65,7 +77,7 @@ def api() -> APIClient:
 
 @contextmanager
 def running_worker(
-    broker_url: str, log_dir: Path, *, queues: str = "default,gpu"
+    broker_url: str, log_dir: Path, *, queues: str = "default,gpu", **extra_env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the test database, consuming `queues` from `broker_url`."""
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -73,6 +85,8 @@ def running_worker(
         DATABASE_URL=database_url(connection.settings_dict),
         CELERY_BROKER_URL=broker_url,
         ATELIER_VAR_DIR=str(settings.VAR_DIR),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        **extra_env,
     )
     command = [
         sys.executable,
@@ -94,7 +108,14 @@ def running_worker(
         f"test-{uuid.uuid4().hex[:6]}@%h",
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # a killed test run leaves no worker behind
+        )
     try:
         wait_until(
             lambda: "ready." in log_path.read_text() or process.poll() is not None,
@@ -106,6 +127,11 @@ def running_worker(
     finally:
         stop(process)
         print(log_path.read_text())  # shown by pytest when a test fails
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the child when the test process dies, however it dies."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 @pytest.fixture
@@ -150,3 +176,29 @@ def anvil() -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the npm wrapper and the node binary together
         process.wait(timeout=15)
+
+
+@pytest.fixture
+def hokusai() -> list[Path]:
+    """Hokusai's 36 views of Mount Fuji (real JPEGs from ../shared/data)."""
+    folder = PAINTINGS / "katsushika_hokusai"
+    if not folder.is_dir():
+        pytest.fail(f"the shared paintings are missing: expected {folder} (see ../shared/data)")
+    return sorted(folder.glob("*.jpg"))
+
+
+@pytest.fixture
+def portfolio_zip(hokusai: list[Path]) -> Callable[..., SimpleUploadedFile]:
+    """A zip of the first `count` Hokusai prints plus a broken file and a duplicate."""
+
+    def make(count: int = 12) -> SimpleUploadedFile:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in hokusai[:count]:
+                archive.writestr(f"fuji/{path.name}", path.read_bytes())
+            archive.writestr("fuji/broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
+            archive.writestr("fuji/zz-copy.jpg", hokusai[0].read_bytes())  # sorted last
+            archive.writestr("__MACOSX/._fuji", b"junk")
+        return SimpleUploadedFile("fuji.zip", buffer.getvalue(), content_type="application/zip")
+
+    return make

@@ -4,8 +4,10 @@ navigation; staff start a self-test and watch its progress bar fill as a real wo
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -109,3 +111,47 @@ def test_staff_watch_a_selftest_progress_bar_fill_as_the_worker_runs_it(
     expect(page.locator("#job-progress")).to_have_attribute("value", "100")
     expect(page.locator("#job-log")).to_contain_text("Database")
     expect(page.locator("#job-cancel")).to_have_count(0)
+
+
+@pytest.mark.worker
+def test_an_artist_uploads_a_zip_trains_and_sees_works_appear(
+    page: Page,
+    live_server: object,
+    make_user: Callable[..., User],
+    filesystem_worker: subprocess.Popen[bytes],
+    portfolio_zip: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "fuji.zip"
+    archive.write_bytes(portfolio_zip(10).read())
+    _sign_in(page, str(live_server), make_user(Role.ARTIST))
+
+    page.get_by_role("link", name="Upload a portfolio").click()
+    page.get_by_label("Name").fill("Mount Fuji")
+    page.get_by_label("Images").set_input_files(archive)
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mount Fuji")
+    expect(page.get_by_role("button", name="Start training")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("cell", name="broken.jpg")).to_be_visible()
+
+    page.get_by_label("Preset").select_option("sketch")
+    page.get_by_label("Steps").fill("40")
+    page.get_by_label("Works to generate when done").fill("4")
+    page.get_by_role("button", name="Start training").click()
+
+    bar = page.locator("#job-progress")
+    expect(bar).to_be_visible()
+    seen: set[str] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the bar moves as the worker trains; then a reload
+        if page.get_by_role("link", name="Open the model and generate works").count():
+            break
+        if bar.count():
+            seen.add(bar.get_attribute("value") or "")
+        page.wait_for_timeout(250)
+    assert len(seen - {"0", "100", ""}) >= 1, f"the bar never showed a step in between: {seen}"
+
+    page.get_by_role("link", name="Open the model and generate works").click()
+    expect(page.locator(".works img")).to_have_count(4)
+    page.get_by_role("link", name="Studio").click()
+    expect(page.locator(".works img").first).to_be_visible()

@@ -28,6 +28,7 @@
       result.textContent = JSON.stringify(job.result, null, 2);
     }
     if (job.is_final && cancel) cancel.remove();
+    if (job.is_final && root.dataset.reload === "true") window.location.reload();
   }
 
   async function poll() {
