@@ -58,11 +58,13 @@ def generate(
         raise ValueError(f"truncation={truncation}: must be in (0, 1]")
     device = next(generator.parameters()).device
     chunks = []
-    for start in range(0, len(latents), batch_size):
-        z = latents[start : start + batch_size].to(device) * truncation  # (b, latent_dim)
-        images = generator(z).float()  # (b, 3, R, R) in [-1, 1]
-        chunks.append(to_uint8(images).cpu())
-    return torch.cat(chunks)
+    # bf16 on CUDA (as in training); results stay on the device until one copy at the end.
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for start in range(0, len(latents), batch_size):
+            z = latents[start : start + batch_size].to(device) * truncation  # (b, latent_dim)
+            images = generator(z).float()  # (b, 3, R, R) in [-1, 1]
+            chunks.append(to_uint8(images))
+    return torch.cat(chunks).cpu()
 
 
 def interpolation_latents(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
