@@ -27,6 +27,9 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: Path) -> None:
+    demo_paintings = REPO.parent / "shared" / "data" / "paintings" / "katsushika_hokusai"
+    if not demo_paintings.is_dir():
+        pytest.fail(f"the shared paintings are missing: expected {demo_paintings} (the demo)")
     port, chain_port = free_port(), free_port()
     env = child_env(DJANGO_ENV="development", ATELIER_VAR_DIR=str(tmp_path / "var"))
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CHAIN_RPC_URL"):
