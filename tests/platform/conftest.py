@@ -169,6 +169,7 @@ def anvil() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_die_with_parent,  # the npm wrapper forwards the SIGTERM to the node binary
     )
     try:
         wait_until(lambda: port_open(port), timeout=30, what="anvil to listen")
