@@ -206,15 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def score(generator: nn.Module) -> dict[str, float]:
-        was_training = generator.training
-        generator.eval()
-        try:
-            fakes = generate(generator, fake_latents)
-        finally:
-            generator.train(was_training)
         quality = evaluate(
             reals,
-            fakes,
+            generate(generator, fake_latents),
             extractor=extractor,
             real_stats_cache=cache,
             cache_key=dataset.manifest_hash,

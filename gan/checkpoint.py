@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from gan.config import ModelConfig, TrainConfig
+from gan.config import TrainConfig
 from gan.errors import CheckpointError
 from gan.version import code_version
 
@@ -189,11 +189,6 @@ def read_model_card(model_dir: Path) -> ModelCard:
     if file_sha256(weights) != card.weights_sha256:
         raise CheckpointError(f"{weights} does not match the sha256 in its {MODEL_CARD}")
     return card
-
-
-def model_config_of(model_dir: Path) -> ModelConfig:
-    """The network config of an exported model."""
-    return read_model_card(model_dir).config.model
 
 
 def _prefixed(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

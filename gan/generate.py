@@ -58,12 +58,19 @@ def generate(
         raise ValueError(f"truncation={truncation}: must be in (0, 1]")
     device = next(generator.parameters()).device
     chunks = []
-    # bf16 on CUDA (as in training); results stay on the device until one copy at the end.
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        for start in range(0, len(latents), batch_size):
-            z = latents[start : start + batch_size].to(device) * truncation  # (b, latent_dim)
-            images = generator(z).float()  # (b, 3, R, R) in [-1, 1]
-            chunks.append(to_uint8(images))
+    # Always in eval mode (BatchNorm uses its running statistics, so an image depends on its
+    # seed alone, not on its batch); a generator lent by training gets its mode back after.
+    was_training = generator.training
+    generator.eval()
+    try:
+        # bf16 on CUDA (as in training); results stay on the device until one copy at the end.
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            for start in range(0, len(latents), batch_size):
+                z = latents[start : start + batch_size].to(device) * truncation  # (b, latent_dim)
+                images = generator(z).float()  # (b, 3, R, R) in [-1, 1]
+                chunks.append(to_uint8(images))
+    finally:
+        generator.train(was_training)
     return torch.cat(chunks).cpu()
 
 
@@ -117,12 +124,7 @@ def grid(images: torch.Tensor, *, columns: int | None = None) -> torch.Tensor:
 
 def save_grid(generator: nn.Module, latents: torch.Tensor, path: Path) -> Path:
     """Generate from fixed latents and write them as one PNG grid."""
-    was_training = generator.training
-    generator.eval()
-    try:
-        images = generate(generator, latents)
-    finally:
-        generator.train(was_training)
+    images = generate(generator, latents)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png_bytes(grid(images)))
     return path

@@ -552,15 +552,9 @@ class TrainingEvaluator:
 
     def __call__(self, generator: torch.nn.Module, step: int) -> dict[str, float]:
         """Metrics of `generator` now (step is for the caller's records)."""
-        was_training = generator.training
-        generator.eval()
-        try:
-            fakes = generate(generator, self.latents)
-        finally:
-            generator.train(was_training)
         report = evaluate(
             self.real_images,
-            fakes,
+            generate(generator, self.latents),
             extractor=self.extractor,
             real_stats_cache=self.cache_path,
             cache_key=self.cache_key,

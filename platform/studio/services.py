@@ -314,7 +314,7 @@ def run_train(*, run_id: int, progress: ProgressReporter) -> dict[str, Any]:
     config = TrainConfig.from_dict(run.config)
     folder = run_folder(run)
     dataset = load_prepared(dataset_folder(run.dataset) / "prepared")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = _device()
     resume = has_checkpoint(folder)
     progress.log(
         f"{'Resuming' if resume else 'Starting'} on {device.type}: {config.model.arch} at "
@@ -475,6 +475,7 @@ def interpolation_generate(
 
 
 def _device() -> torch.device:
+    """The device this worker generates and trains on: a GPU when it has one."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
