@@ -105,3 +105,12 @@ class InvalidImage(ProvenanceError):
 
 class InvalidMetadata(ProvenanceError):
     """A value that has no canonical JSON form, or metadata arguments that are out of range."""
+
+
+class MintRefused(ProvenanceError):
+    """The contract would refuse (or refused) a call; `name` and `arguments` are its custom error."""
+
+    def __init__(self, message: str, *, name: str | None, arguments: tuple[object, ...]) -> None:
+        super().__init__(message)
+        self.name = name
+        self.arguments = arguments
