@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "studio",
+    "registry",
 ]
 
 MIDDLEWARE = [
@@ -264,6 +265,35 @@ CELERY_ACCEPT_CONTENT = ["json"]
 
 CHAIN_RPC_URL = env.url("CHAIN_RPC_URL", schemes=("http", "https"))
 CHAIN_ID = env.integer("CHAIN_ID", default=31337, minimum=1, maximum=2**53)
+# The AtelierWorks contract (`python -m provenance deploy`; `make run` deploys one on anvil).
+CHAIN_CONTRACT_ADDRESS = env.text("CHAIN_CONTRACT_ADDRESS", default=None)
+# The platform's own account, which relays mints and pays their gas: a keystore v3 file with its
+# password file, or a file holding a hex key (development only). Never the key itself.
+CHAIN_SIGNER_KEY_FILE = env.text("CHAIN_SIGNER_KEY_FILE", default=None)
+CHAIN_SIGNER_PASSWORD_FILE = env.text("CHAIN_SIGNER_PASSWORD_FILE", default=None)
+# A mint counts once its block has this many confirmations and is still canonical.
+CHAIN_CONFIRMATIONS = env.integer("CHAIN_CONFIRMATIONS", default=1, minimum=1, maximum=100)
+# A sent transaction still unmined after this long is replaced with higher fees.
+CHAIN_STUCK_AFTER_SECONDS = env.integer(
+    "CHAIN_STUCK_AFTER_SECONDS", default=180, minimum=5, maximum=24 * 3600
+)
+# Keys kept for artists are keystore v3 files (scrypt) whose passwords derive from this secret:
+# lose it and the keys are lost; leak it together with the database and they are leaked.
+if PRODUCTION:
+    WALLET_KEY_SECRET = env.text("WALLET_KEY_SECRET")
+else:
+    WALLET_KEY_SECRET = env.text("WALLET_KEY_SECRET", default=None) or local_secret_key(
+        VAR_DIR / "wallet_key_secret"
+    )
+# scrypt cost of those keystores: geth's standard 2**18 (about a second to unlock) in production.
+WALLET_KEYSTORE_SCRYPT_N = env.integer(
+    "WALLET_KEYSTORE_SCRYPT_N",
+    default=2**18 if PRODUCTION else 2**12,
+    minimum=2**10,
+    maximum=2**20,
+)
+# How long an artist has to mint a certificate after signing it.
+CERTIFICATE_VALID_DAYS = env.integer("CERTIFICATE_VALID_DAYS", default=30, minimum=1, maximum=3650)
 
 # --- logging -------------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from core.progress import ProgressReporter
 
 logger = logging.getLogger(__name__)
 
-QUEUES = ("default", "gpu")
+# `chain` carries mints: one worker per platform signing key, so its nonces stay in order.
+QUEUES = ("default", "gpu", "chain")
 SELFTEST_LIBRARIES = ("numpy", "pandas", "sklearn", "torch", "web3", "gan", "market", "provenance")
 
 

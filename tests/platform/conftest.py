@@ -77,7 +77,7 @@ def api() -> APIClient:
 
 @contextmanager
 def running_worker(
-    broker_url: str, log_dir: Path, *, queues: str = "default,gpu", **extra_env: str
+    broker_url: str, log_dir: Path, *, queues: str = "default,gpu,chain", **extra_env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the test database, consuming `queues` from `broker_url`."""
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
