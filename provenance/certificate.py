@@ -65,6 +65,7 @@ MESSAGE_TYPES: Types = {name: fields for name, fields in TYPES.items() if name !
 GENERATION_TYPEHASH = type_hash("Generation", MESSAGE_TYPES)
 CERTIFICATE_TYPEHASH = type_hash("Certificate", MESSAGE_TYPES)
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
+_INTEGER_TEXT = re.compile(r"^(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -101,6 +102,8 @@ def _hash32(value: Any, what: str) -> bytes:
 def _uint(value: Any, what: str, bits: int = 256) -> int:
     if isinstance(value, bool):
         raise InvalidCertificate(f"{what} must be an integer, not {value!r}")
+    if isinstance(value, str) and not _INTEGER_TEXT.match(value):
+        raise InvalidCertificate(f"{what} must be a decimal or 0x-hex integer, not {value!r}")
     try:
         number = int(value, 0) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
@@ -120,9 +123,10 @@ class Generation:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # Store what was checked: a hex string accepted here must not reach struct_hash as text.
         for name in ("model_hash", "dataset_hash", "config_hash"):
-            _hash32(getattr(self, name), f"generation.{name}")
-        _uint(self.seed, "generation.seed")
+            object.__setattr__(self, name, _hash32(getattr(self, name), f"generation.{name}"))
+        object.__setattr__(self, "seed", _uint(self.seed, "generation.seed"))
 
     @property
     def is_recorded(self) -> bool:
@@ -172,7 +176,7 @@ class Domain:
         object.__setattr__(
             self, "verifying_contract", _checksum(self.verifying_contract, "verifyingContract")
         )
-        _uint(self.chain_id, "chainId")
+        object.__setattr__(self, "chain_id", _uint(self.chain_id, "chainId"))
 
     def to_json(self) -> dict[str, Any]:
         """The domain as typed data carries it."""
@@ -219,16 +223,19 @@ class Certificate:
         object.__setattr__(
             self, "royalty_receiver", _checksum(self.royalty_receiver, "royaltyReceiver")
         )
-        _hash32(self.content_hash, "contentHash")
+        object.__setattr__(self, "content_hash", _hash32(self.content_hash, "contentHash"))
         if not isinstance(self.metadata_uri, str):
             raise InvalidCertificate(f"metadataURI must be text, not {self.metadata_uri!r}")
-        if not 0 <= _uint(self.royalty_bps, "royaltyBps", 96) <= MAX_ROYALTY_BPS:
+        object.__setattr__(self, "royalty_bps", _uint(self.royalty_bps, "royaltyBps", 96))
+        if self.royalty_bps > MAX_ROYALTY_BPS:
             raise InvalidCertificate(
                 f"royalty of {self.royalty_bps} basis points is above the {MAX_ROYALTY_BPS} "
                 "(50%) the contract allows"
             )
-        _uint(self.nonce, "nonce")
-        _uint(self.deadline, "deadline")
+        object.__setattr__(self, "nonce", _uint(self.nonce, "nonce"))
+        object.__setattr__(self, "deadline", _uint(self.deadline, "deadline"))
+        if not isinstance(self.generation, Generation):
+            raise InvalidCertificate(f"generation must be a Generation, not {self.generation!r}")
 
     def struct_hash(self) -> bytes:
         """EIP-712 hashStruct(Certificate), computed directly from the fixed layout."""
@@ -378,6 +385,11 @@ class SignedCertificate:
         raw_domain = typed.get("domain")
         if not isinstance(raw_domain, Mapping):
             raise InvalidCertificate("the certificate's typed data has no domain")
+        if set(raw_domain) != {field["name"] for field in DOMAIN_FIELDS}:
+            raise InvalidCertificate(
+                "the domain must hold exactly name, version, chainId and verifyingContract; it "
+                f"holds {', '.join(sorted(map(str, raw_domain)))}"
+            )
         if (raw_domain.get("name"), raw_domain.get("version")) != (DOMAIN_NAME, DOMAIN_VERSION):
             raise InvalidCertificate(
                 f"domain {raw_domain.get('name')!r} v{raw_domain.get('version')} is not "
@@ -390,6 +402,16 @@ class SignedCertificate:
         message = typed.get("message")
         if not isinstance(message, Mapping):
             raise InvalidCertificate("the certificate's typed data has no message")
+        expected = {field["name"] for field in CERTIFICATE_FIELDS}
+        generation = message.get("generation")
+        if set(message) != expected or (
+            isinstance(generation, Mapping)
+            and set(generation) != {field["name"] for field in GENERATION_FIELDS}
+        ):
+            raise InvalidCertificate(
+                "the certificate's message has missing or extra fields; it was edited or is not "
+                "an Atelier certificate"
+            )
         certificate = Certificate.from_message(message)
         signature = exported.get("signature")
         if not isinstance(signature, str):

@@ -84,7 +84,10 @@ def validate_types(types: Types) -> None:
     if not isinstance(types, Mapping):
         raise InvalidTypedData(f"`types` must be an object of struct definitions, not {types!r}")
     for struct, fields in types.items():
-        if not _IDENTIFIER.match(struct):
+        # An empty struct name is no identifier, but eth-account, ethers and MetaMask all accept it
+        # and hash it alike (eth-account's `valid_primary_type_is_empty_string` fixture); other
+        # non-identifiers ("Per son") are hashed differently by MetaMask, so they stay refused.
+        if struct and not _IDENTIFIER.match(struct):
             raise InvalidTypedData(f"struct name {struct!r} is not a valid identifier")
         if _is_primitive(struct):
             raise InvalidTypedData(f"struct name {struct!r} shadows a Solidity type")
@@ -215,7 +218,8 @@ def _encode_value(type_name: str, value: Any, types: Types, where: str) -> bytes
             raise InvalidTypedData(f"{where} must be true or false, not {value!r}")
         return int(bool(value)).to_bytes(32, "big")
     if _INTEGER.match(type_name):
-        return _integer(value, type_name, where).to_bytes(32, "big", signed=True)
+        # Two's complement in 256 bits: a negative intN sign-extends, a uint256 above 2**255 fits.
+        return (_integer(value, type_name, where) % 2**256).to_bytes(32, "big")
     fixed = _FIXED_BYTES.match(type_name)
     if fixed:
         raw = _bytes(value, where)
@@ -252,6 +256,14 @@ def hash_domain(domain: Mapping[str, Any], types: Types | None = None) -> bytes:
     """The domain separator; from `types["EIP712Domain"]` when given, else from the keys present."""
     declared = dict(types or {})
     declared.setdefault("EIP712Domain", domain_types(domain))
+    # hashStruct ignores extra keys, but a domain value the signer's wallet never hashes (a `salt`
+    # missing from EIP712Domain) would give a false sense of binding; eth-account refuses it too.
+    undeclared = set(domain) - {field["name"] for field in declared["EIP712Domain"]}
+    if undeclared:
+        raise InvalidTypedData(
+            f"the domain has {', '.join(sorted(undeclared))}, which `types.EIP712Domain` does not "
+            "declare; declare it or remove it"
+        )
     return hash_struct("EIP712Domain", declared, domain)
 
 
@@ -267,6 +279,10 @@ def typed_data_digest(typed_data: Mapping[str, Any]) -> bytes:
             f"typed data needs `types`, `primaryType` and `domain`; missing {error}"
         ) from error
     validate_types(types)
+    if not isinstance(primary, str) or (primary not in types and primary != "EIP712Domain"):
+        raise InvalidTypedData(f"primaryType {primary!r} is not a struct defined in `types`")
+    if not isinstance(domain, Mapping):
+        raise InvalidTypedData(f"`domain` must be an object, not {domain!r}")
     separator = hash_domain(domain, types)
     if primary == "EIP712Domain":
         return keccak256(b"\x19\x01" + separator)

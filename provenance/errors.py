@@ -100,7 +100,7 @@ class TransactionTimeout(ProvenanceError):
 
 
 class InvalidImage(ProvenanceError):
-    """Bytes that are not an image this library will decode: unknown format, damaged, or too large."""
+    """Bytes this library will not decode as an image: unknown format, damaged, or too large."""
 
 
 class InvalidMetadata(ProvenanceError):

@@ -82,6 +82,11 @@ def decrypt_keystore(keystore: dict[str, Any] | str, password: str) -> Signer:
         if "MAC mismatch" in str(error):
             raise InvalidKey("wrong password for this keystore") from None
         raise InvalidKey(f"cannot read this keystore: {error}") from None
+    except (KeyError, TypeError, NotImplementedError) as error:
+        # A damaged keystore (a field missing, an unknown kdf) fails inside eth-keyfile this way.
+        raise InvalidKey(
+            f"cannot read this keystore: {type(error).__name__} {error} (a damaged file?)"
+        ) from None
     return Signer(Account.from_key(secret))
 
 

@@ -1,8 +1,8 @@
 """Start the whole platform on embedded defaults and stop all of it on Ctrl-C (`make run`).
 
 Prepares the database, static files and demo data, then runs the local chain (anvil, when
-installed), a Celery worker for each queue (default, gpu) on the filesystem broker, and gunicorn
-serving the site. Output of the web server and the workers is shown with a prefix; the chain logs
+installed, with the AtelierWorks contract deployed once and kept in its state), a Celery worker
+for each queue (default, gpu, chain) on the filesystem broker, and gunicorn serving the site. Output of the web server and the workers is shown with a prefix; the chain logs
 to var/log/chain.log. If any part exits, the rest are stopped and the exit status says so.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
+# anvil's first dev account ("test test ... junk"): public knowledge, for the local chain only.
+DEV_SIGNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -83,9 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 output=chain_log,
             )
             _wait_for_port("127.0.0.1", args.chain_port, parts["chain"], "chain")
+            env.update(_deploy_contract(env, var_dir / "chain"))
+            subprocess.run(
+                [PYTHON, "manage.py", "load_registry_demo"], cwd=REPO, env=env, check=True
+            )
         # One worker per queue, as in production: a long training run on `gpu` never holds
-        # up the short jobs on `default`.
-        for queue in ("default", "gpu"):
+        # up the short jobs on `default`, and `chain` has one worker per signing key.
+        for queue in ("default", "gpu", "chain"):
             parts[queue] = _start(
                 [
                     str(BIN / "celery"),
@@ -177,6 +184,33 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _deploy_contract(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """Deploy AtelierWorks on the local chain unless its state already holds it; its settings."""
+    from provenance.chain import Chain
+    from provenance.errors import ProvenanceError
+    from provenance.keys import Signer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "signer.key"
+    if not key_file.exists():
+        key_file.write_text(DEV_SIGNER_KEY + "\n")
+        key_file.chmod(0o600)
+    record = folder / "deployment.json"
+    chain = Chain.connect(env["CHAIN_RPC_URL"])
+    address = None
+    if record.exists():
+        address = json.loads(record.read_text()).get("contract")
+        try:
+            chain.use_contract(address)
+        except ProvenanceError:
+            address = None  # the chain's state was reset: deploy again
+    if address is None:
+        address = chain.deploy(Signer.from_key_dangerously(DEV_SIGNER_KEY))
+        record.write_text(json.dumps({"chain_id": chain.chain_id, "contract": address}) + "\n")
+        print(f"setup | deployed AtelierWorks at {address}", flush=True)
+    return {"CHAIN_CONTRACT_ADDRESS": address, "CHAIN_SIGNER_KEY_FILE": str(key_file)}
+
+
 def _start(
     command: list[str],
     env: dict[str, str],
@@ -265,6 +299,7 @@ def _announce(args: argparse.Namespace, env: dict[str, str], demo_logins: str) -
         f"  API docs:  {url}api/docs/    health: {url}healthz",
         f"  {demo_logins}",
         f"  Chain:     {env.get('CHAIN_RPC_URL', 'not started (run npm ci to install anvil)')}",
+        f"  Contract:  {env.get('CHAIN_CONTRACT_ADDRESS', 'none')} (AtelierWorks)",
         "  Press Ctrl-C to stop everything.",
         "",
     ]

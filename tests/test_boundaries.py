@@ -10,7 +10,17 @@ import pytest
 from tests.helpers import REPO
 
 
-@pytest.mark.parametrize("library", ["gan", "market", "provenance", "provenance.rpc"])
+@pytest.mark.parametrize(
+    "library",
+    [
+        "gan",
+        "market",
+        "provenance",
+        "provenance.chain",
+        "provenance.transactions",
+        "provenance.cli",
+    ],
+)
 def test_library_imports_in_a_fresh_interpreter_without_django(library: str) -> None:
     code = (
         f"import sys, {library}; "
