@@ -2,8 +2,9 @@
 
 Prepares the database, static files and demo data, then runs the local chain (anvil, when
 installed, with the AtelierWorks contract deployed once and kept in its state), a Celery worker
-for each queue (default, gpu, chain) on the filesystem broker, and gunicorn serving the site. Output of the web server and the workers is shown with a prefix; the chain logs
-to var/log/chain.log. If any part exits, the rest are stopped and the exit status says so.
+for each queue (default, gpu, chain) on the filesystem broker, and gunicorn serving the site.
+Output of the web server and the workers is shown with a prefix; the chain logs to
+var/log/chain.log. If any part exits, the rest are stopped and the exit status says so.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ANVIL.exists():
             _require_free_port("127.0.0.1", args.chain_port, "CHAIN_PORT")
             chain_log = (var_dir / "log" / "chain.log").open("ab")
-            parts["chain"] = _start(
+            parts["anvil"] = _start(
                 [
                     str(ANVIL),
                     "--port",
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 env,
                 output=chain_log,
             )
-            _wait_for_port("127.0.0.1", args.chain_port, parts["chain"], "chain")
+            _wait_for_port("127.0.0.1", args.chain_port, parts["anvil"], "anvil")
             env.update(_deploy_contract(env, var_dir / "chain"))
             subprocess.run(
                 [PYTHON, "manage.py", "load_registry_demo"], cwd=REPO, env=env, check=True
@@ -247,7 +248,7 @@ def _relay(process: subprocess.Popen[bytes], prefix: str) -> None:
 
 
 def _stop_all(parts: dict[str, subprocess.Popen[bytes]]) -> None:
-    """Stop every part: web first, chain last (it saves its state on the way out).
+    """Stop every part: web first, anvil last (it saves its state on the way out).
 
     SIGTERM goes to each part's main process, which shuts its own children down cleanly (gunicorn's
     and Celery's workers finish their request or task); whatever is left of its process group after

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from provenance.chain import Chain
 from tests.helpers import REPO, child_env, free_port, port_open, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.chain]
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.chain]
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (a local URL)
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (a local URL)
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -68,7 +69,16 @@ def test_the_run_command_serves_everything_and_stops_it_all_on_ctrl_c(tmp_path: 
         assert status == 200, body
         assert json.loads(body)["checks"]["chain"]["detail"] == "chain id 31337"
         assert _get(f"http://127.0.0.1:{port}/static/core/site.css")[0] == 200
-        assert len(_processes_with(env["ATELIER_VAR_DIR"])) >= 4  # web, two workers, chain
+        assert len(_processes_with(env["ATELIER_VAR_DIR"])) >= 5  # web, three workers, chain
+        # The contract is deployed and the demo artist's certified print gets minted.
+        deployment = json.loads((tmp_path / "var" / "chain" / "deployment.json").read_text())
+        chain = Chain.connect(f"http://127.0.0.1:{chain_port}", deployment["contract"])
+        wait_until(
+            lambda: chain.contract.functions.totalMinted().call() == 1,
+            timeout=120,
+            what="the demo certificate's token",
+            interval=1,
+        )
         assert b"Sign in" in _get(f"http://127.0.0.1:{port}/accounts/login/")[1]
 
         selftest = subprocess.run(

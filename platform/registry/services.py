@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,12 +37,13 @@ from provenance.errors import (
     InvalidSignature,
     InvalidSiweMessage,
     MintRefused,
+    ProvenanceError,
     TransactionFailed,
 )
 from provenance.hashing import open_image
 from provenance.keys import Signer, decrypt_keystore
 from provenance.metadata import Lineage, canonical_json, metadata_uri, work_metadata
-from provenance.siwe import verify_siwe
+from provenance.siwe import SiweMessage, verify_siwe
 from registry.models import (
     Certificate,
     CertificateState,
@@ -55,6 +57,8 @@ from registry.onchain import platform_chain, platform_signer, registry_domain, t
 logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+SIWE_STATEMENT = "Link this wallet to your Atelier account to sign certificates of your works."
+SIWE_VALID_FOR = timedelta(minutes=10)
 # A node that is down: the mint waits and tries again for this long before it gives up.
 CHAIN_RETRY_FOR_SECONDS = 600
 
@@ -102,6 +106,25 @@ def _custodial_signer(wallet: Wallet) -> Signer:
 def siwe_nonce() -> str:
     """A fresh nonce for a Sign-In with Ethereum message."""
     return secrets.token_hex(12)
+
+
+def wallet_link_message(*, address: str, domain: str, uri: str, nonce: str) -> str:
+    """The EIP-4361 message `address` signs to be linked: this site, chain and nonce, 10 minutes."""
+    issued_at = datetime.now(UTC)
+    try:
+        message = SiweMessage.create(
+            domain=domain,
+            address=address,
+            uri=uri,
+            chain_id=settings.CHAIN_ID,
+            nonce=nonce,
+            statement=SIWE_STATEMENT,
+            issued_at=issued_at,
+            expires_at=issued_at + SIWE_VALID_FOR,
+        )
+    except ProvenanceError as error:
+        raise InvalidInput(f"No sign-in message for the address {address!r}: {error}") from error
+    return message.text()
 
 
 @transaction.atomic
@@ -362,7 +385,12 @@ def _chain_retry(what: str, progress: ProgressReporter, started: float, error: E
     progress.update(
         progress.fraction, f"The chain is not answering ({what}); retrying…", force=True
     )
-    time.sleep(min(5.0, 0.5 + waited / 10))
+    _pause(min(5.0, 0.5 + waited / 10))
+
+
+def _pause(seconds: float) -> None:
+    """Wait before trying the chain again (a seam the tests use to restart the node)."""
+    time.sleep(seconds)
 
 
 def mint_execute(*, certificate_id: str, progress: ProgressReporter) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from accounts.models import User
 from core.errors import Conflict, InvalidInput
 from core.models import Job
 from provenance.certificate import SignedCertificate
+from provenance.chain import Chain
 from provenance.keys import Signer
 from tests.platform.registry.conftest import ANVIL_KEY, RegistryChain, painting_png
 
@@ -159,3 +160,51 @@ def test_a_mint_refused_by_the_contract_fails_with_the_reason_and_mints_nothing(
     assert job.state == "failed"
     assert "names contract" in job.error
     assert registry_chain.chain.contract.functions.totalMinted().call() == 0
+
+
+def test_a_mint_waits_for_a_node_that_is_down_and_still_makes_exactly_one_token(
+    registry_chain: RegistryChain, artist: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wallet = wallet_custodial_get_or_create(owner=artist)
+    certificate = certificate_prepare(
+        owner=artist, wallet=wallet, image=painting_png(6), image_name="storm.png"
+    )
+    certificate = certificate_sign_custodial(certificate=certificate, owner=artist)
+    mint = mint_request(certificate=certificate, owner=artist)
+    registry_chain.node.stop()  # its state (the contract) is saved and comes back on restart
+    waits: list[str] = []
+
+    def restart_while_waiting(seconds: float) -> None:
+        waits.append("waited")
+        if not registry_chain.node.running:
+            registry_chain.node.start()
+
+    monkeypatch.setattr("registry.services._pause", restart_while_waiting)
+    tasks.mint.run(str(mint.job_id))
+
+    mint.refresh_from_db()
+    assert waits, "the mint never met the node being down"
+    assert mint.state == MintState.CONFIRMED, mint.error
+    chain = Chain.connect(registry_chain.node.rpc_url, registry_chain.chain.contract_address)
+    assert chain.contract.functions.totalMinted().call() == 1
+    assert chain.token_of_content(bytes.fromhex(certificate.content_hash)) == mint.token_id
+
+
+def test_a_minting_account_without_funds_fails_clearly_and_spends_no_nonce(
+    registry_chain: RegistryChain, artist: User, settings: Any, tmp_path: Any
+) -> None:
+    poor = tmp_path / "poor.key"
+    poor.write_text(Account.create().key.hex())
+    settings.CHAIN_SIGNER_KEY_FILE = str(poor)
+    wallet = wallet_custodial_get_or_create(owner=artist)
+    certificate = certificate_prepare(
+        owner=artist, wallet=wallet, image=painting_png(8), image_name="poor.png"
+    )
+    certificate = certificate_sign_custodial(certificate=certificate, owner=artist)
+
+    mint = _run_mint_in_process(certificate, artist)
+
+    assert mint.state == MintState.FAILED
+    assert "insufficient funds" in mint.error.lower() or "cannot pay" in mint.error.lower()
+    assert registry_chain.chain.contract.functions.totalMinted().call() == 0
+    assert not ChainTransaction.objects.exclude(state="failed").exists()
