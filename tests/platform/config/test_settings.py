@@ -17,6 +17,7 @@ def _start(**env: str) -> subprocess.CompletedProcess[str]:
     base = child_env()
     for name in (
         "DJANGO_SECRET_KEY",
+        "WALLET_KEY_SECRET",
         "DATABASE_URL",
         "CELERY_BROKER_URL",
         "DJANGO_ALLOWED_HOSTS",
@@ -40,6 +41,7 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "atelier.example.org",
     "DATABASE_URL": "postgres://atelier@127.0.0.1:5432/atelier",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "WALLET_KEY_SECRET": GOOD_SECRET,
 }
 
 
@@ -57,6 +59,7 @@ def test_production_settings_with_everything_set_start() -> None:
         ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS"),
         ("DATABASE_URL", "DATABASE_URL"),
         ("CELERY_BROKER_URL", "CELERY_BROKER_URL"),
+        ("WALLET_KEY_SECRET", "WALLET_KEY_SECRET"),
     ],
 )
 def test_production_refuses_to_start_without_a_required_setting(
