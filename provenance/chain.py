@@ -8,16 +8,22 @@ endpoint (`Chain.connect(url)`). Writes are signed locally; a key never reaches 
 from __future__ import annotations
 
 import ast
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
+from eth_abi.abi import decode as abi_decode
+from eth_utils.exceptions import ValidationError as TesterValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.logs import DISCARD
 
 from provenance.certificate import Domain, SignedCertificate
@@ -25,9 +31,11 @@ from provenance.contract import load_artifact
 from provenance.eip712 import checksum_address, keccak256
 from provenance.errors import (
     ChainUnavailable,
+    InsufficientFunds,
     InvalidCertificate,
     MintRefused,
     ProvenanceError,
+    TransactionFailed,
     TransactionReverted,
 )
 from provenance.keys import Signer
@@ -240,7 +248,7 @@ class Chain:
         return _registration(logs[0]) if logs else None
 
     def is_valid_signature(self, signed: SignedCertificate) -> bool:
-        """Whether the creator signed: ecrecover for a key, EIP-1271 `isValidSignature` for a wallet."""
+        """Whether the creator signed: ecrecover for a key, EIP-1271 for a contract wallet."""
         creator = signed.certificate.creator
         code = self._rpc(lambda: self.web3.eth.get_code(creator), "read the creator's code")  # type: ignore[arg-type]
         if not code:
@@ -259,7 +267,7 @@ class Chain:
 
     def deploy(self, signer: Signer, *, name: str = "Atelier Works", symbol: str = "ATLR") -> str:
         """Deploy AtelierWorks from `signer`'s account; returns and uses its address."""
-        factory = self.web3.eth.contract(  # type: ignore[call-overload]
+        factory = self.web3.eth.contract(
             abi=self._artifact.abi, bytecode=self._artifact.bytecode
         )
         transaction = factory.constructor(name, symbol).build_transaction(
@@ -270,7 +278,7 @@ class Chain:
         return self.contract_address
 
     def check_mintable(self, signed: SignedCertificate, *, sender: str | None = None) -> None:
-        """Refuse, with the reason, a certificate this chain would revert: checked before any gas."""
+        """Refuse, with the reason, a certificate this chain would revert (before any gas)."""
         domain = signed.domain
         chain_id = self.chain_id
         if domain.chain_id != chain_id:
@@ -327,13 +335,17 @@ class Chain:
         self.send_and_wait(signer, transaction)
 
     def send_and_wait(
-        self, signer: Signer, transaction: dict[str, Any], *, timeout: float = 60.0
+        self, signer: Signer, transaction: Any, *, timeout: float = 60.0
     ) -> Any:
         """Sign locally, send, and wait for a successful receipt (reverts are decoded)."""
         signed = signer.account.sign_transaction(transaction)
-        tx_hash = self._rpc(
-            lambda: self.web3.eth.send_raw_transaction(signed.raw_transaction), "send a transaction"
-        )
+        try:
+            tx_hash = self._rpc(
+                lambda: self.web3.eth.send_raw_transaction(signed.raw_transaction),
+                "send a transaction",
+            )
+        except (Web3RPCError, TesterValidationError) as error:  # a JSON-RPC node / eth-tester
+            raise self._node_refused(signer.address, error) from error
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -350,6 +362,23 @@ class Chain:
         if receipt["status"] != 1:
             raise TransactionReverted(f"transaction {_hex(tx_hash)} reverted")
         return receipt
+
+    def _node_refused(self, address: str | None, error: Exception) -> TransactionFailed:
+        """The node refused a transaction (or a call) from `address`: why, and who to fund."""
+        text = getattr(error, "message", None) or str(error)
+        if address is not None and any(
+            words in text.lower() for words in ("insufficient funds", "cannot afford")
+        ):
+            balance = int(
+                self._rpc(lambda: self.web3.eth.get_balance(address), "read a balance")  # type: ignore[arg-type]
+            )
+            return InsufficientFunds(
+                f"{address} cannot pay for this transaction's gas (balance {balance} wei): "
+                "fund that account, or pay with another key",
+                address=address,
+                balance_wei=balance,
+            )
+        return TransactionFailed(f"the node at {self._where()} refused the transaction: {text}")
 
     def decode_revert(self, data: bytes | str | None) -> tuple[str, tuple[Any, ...]] | None:
         """(error name, arguments) for revert data from this contract, or None if unknown."""
@@ -374,7 +403,7 @@ class Chain:
             signed.certificate.as_contract_tuple(), signed.signature
         )
 
-    def _transaction_fields(self, signer: Signer) -> dict[str, Any]:
+    def _transaction_fields(self, signer: Signer) -> Any:
         address = signer.address
         nonce = self._rpc(
             lambda: self.web3.eth.get_transaction_count(address, "pending"),  # type: ignore[arg-type]
@@ -389,8 +418,10 @@ class Chain:
             )
         except (ContractCustomError, ContractLogicError) as error:
             raise self.refusal(error, getattr(error, "data", None)) from error
-        except TesterTransactionFailed as error:  # the in-process EVM reports reverts its own way
+        except _tester_failures() as error:  # the in-process EVM reports reverts its own way
             raise self.refusal(error, _tester_revert_data(error)) from error
+        except TesterValidationError as error:  # eth-tester checks a call's sender can pay gas
+            raise self._node_refused(sender, error) from error
 
     def refusal(self, error: Exception, data: Any) -> MintRefused:
         """A MintRefused that says, in words, which of the contract's checks failed."""
@@ -405,7 +436,9 @@ class Chain:
     def _rpc(self, request: Callable[[], Any], what: str) -> Any:
         try:
             return request()
-        except (ContractCustomError, ContractLogicError, TesterTransactionFailed):
+        except (ContractCustomError, ContractLogicError):
+            raise
+        except _tester_failures():
             raise
         except (ConnectionError, OSError, TimeoutError) as error:
             raise ChainUnavailable(
@@ -443,8 +476,17 @@ def _registration(log: Any) -> WorkRegistered:
     )
 
 
+def _tester_failures() -> tuple[type[Exception], ...]:
+    """eth-tester's revert exception once the in-process backend has loaded it, else nothing.
+
+    Importing eth_tester loads py-evm (about 1.5 s): a JSON-RPC chain, the CLI's, never needs it.
+    """
+    module = sys.modules.get("eth_tester.exceptions")
+    return (module.TransactionFailed,) if module is not None else ()
+
+
 def _tester_revert_data(error: BaseException) -> bytes | None:
-    """eth-tester reports the revert bytes as their Python repr, e.g. "execution reverted: b'..'"."""
+    """eth-tester gives the revert bytes as their Python repr: "execution reverted: b'..'"."""
     current: BaseException | None = error
     while current is not None:
         argument = current.args[0] if current.args else None

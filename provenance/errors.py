@@ -108,7 +108,7 @@ class InvalidMetadata(ProvenanceError):
 
 
 class MintRefused(ProvenanceError):
-    """The contract would refuse (or refused) a call; `name` and `arguments` are its custom error."""
+    """The contract would refuse (or refused) a call; `name`, `arguments`: its custom error."""
 
     def __init__(self, message: str, *, name: str | None, arguments: tuple[object, ...]) -> None:
         super().__init__(message)
