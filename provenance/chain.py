@@ -267,9 +267,7 @@ class Chain:
 
     def deploy(self, signer: Signer, *, name: str = "Atelier Works", symbol: str = "ATLR") -> str:
         """Deploy AtelierWorks from `signer`'s account; returns and uses its address."""
-        factory = self.web3.eth.contract(
-            abi=self._artifact.abi, bytecode=self._artifact.bytecode
-        )
+        factory = self.web3.eth.contract(abi=self._artifact.abi, bytecode=self._artifact.bytecode)
         transaction = factory.constructor(name, symbol).build_transaction(
             self._transaction_fields(signer)
         )
@@ -334,9 +332,7 @@ class Chain:
         )
         self.send_and_wait(signer, transaction)
 
-    def send_and_wait(
-        self, signer: Signer, transaction: Any, *, timeout: float = 60.0
-    ) -> Any:
+    def send_and_wait(self, signer: Signer, transaction: Any, *, timeout: float = 60.0) -> Any:
         """Sign locally, send, and wait for a successful receipt (reverts are decoded)."""
         signed = signer.account.sign_transaction(transaction)
         try:
