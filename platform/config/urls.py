@@ -10,12 +10,14 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("core.api_urls")),
     path("studio/", include("studio.api_urls")),
+    path("registry/", include("registry.api_urls")),
 ]
 
 urlpatterns = [
     path("", include("core.urls")),
     path("accounts/", include("accounts.urls")),
     path("studio/", include("studio.urls")),
+    path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

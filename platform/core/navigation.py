@@ -30,6 +30,7 @@ HOME_LABELS = {
 }
 
 ITEMS = (
+    NavItem("Registry", "registry:index", frozenset({Role.ARTIST})),
     NavItem("Jobs", "core:job-list"),
     NavItem("API tokens", "accounts:tokens"),
     NavItem("API docs", "api-docs"),

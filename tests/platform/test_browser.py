@@ -58,7 +58,7 @@ def _sign_in(page: Page, base_url: str, user: User) -> None:
 
 
 NAVIGATION = {
-    Role.ARTIST: ["Studio", "Jobs", "API tokens", "API docs"],
+    Role.ARTIST: ["Studio", "Registry", "Jobs", "API tokens", "API docs"],
     Role.ANALYST: ["Market", "Jobs", "API tokens", "API docs"],
     Role.GALLERY: ["Authenticity desk", "Jobs", "API tokens", "API docs"],
     Role.STAFF: ["Operations", "Jobs", "API tokens", "API docs", "Health", "Admin"],

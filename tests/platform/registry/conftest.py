@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from PIL import Image
 from studio.models import Dataset, DatasetState, GanModel, TrainingRun, Work
@@ -20,6 +23,7 @@ from provenance.chain import Chain
 from provenance.keys import Signer
 from provenance.node import AnvilNode
 from tests.helpers import REPO
+from tests.platform.conftest import running_worker
 
 # anvil's first dev account (mnemonic "test test ... junk"): the platform's minting account here.
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -58,6 +62,21 @@ def registry_chain(settings: Any, tmp_path: Path) -> Iterator[RegistryChain]:
         settings.CHAIN_SIGNER_PASSWORD_FILE = None
         settings.CHAIN_STUCK_AFTER_SECONDS = 30
         yield RegistryChain(node=node, chain=chain, env=env)
+
+
+@pytest.fixture
+def chain_worker(
+    registry_chain: RegistryChain, transactional_db: None, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker on the `chain` queue (filesystem broker), pointed at `registry_chain`."""
+    assert django_settings.CELERY_BROKER_URL.startswith("filesystem://")
+    queue_dir = Path(str(django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
+    shutil.rmtree(queue_dir, ignore_errors=True)  # messages a killed earlier run left behind
+    queue_dir.mkdir(parents=True)
+    with running_worker(
+        django_settings.CELERY_BROKER_URL, tmp_path, queues="chain", **registry_chain.env
+    ) as process:
+        yield process
 
 
 def painting_png(seed: int, size: int = 64) -> bytes:
