@@ -4,6 +4,8 @@ Nonces come from a `NonceStore` reconciled with the node; every signed transacti
 `TxStore` before it is broadcast, so a crash or an unreachable node never loses or doubles one.
 `wait` rebroadcasts what the node forgot, replaces a stuck transaction with higher fees, counts
 confirmations and checks the block is still canonical before it calls a transaction confirmed.
+A nonce that was reserved but never sent (a crash in between) blocks every later transaction of
+the signer; `wait` and `resume` find such a gap and fill it with a 0-value transfer to the signer.
 Both stores are protocols: the platform keeps them in its database, the CLI and tests in memory.
 """
 
@@ -16,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -91,6 +93,12 @@ _INSUFFICIENT_FUNDS = ("insufficient funds", "insufficient balance")
 _REVERTED = ("execution reverted", "revert")
 # requests' ConnectionError and Timeout are OSErrors; web3 raises the other two itself.
 _CONNECTION_ERRORS = (OSError, ProviderConnectionError, RequestTimedOut)
+
+GAP_KEY_PREFIX = "gap:"
+FILLER_GAS = 21_000  # a plain transfer: what a gap filler costs
+# More missing nonces than this under one signer is not a lost reservation but a reset chain or a
+# wrong store; filling it would spend gas on a guess, so it is logged for a person instead.
+MAX_GAP_FILL = 32
 
 
 class TxState(enum.StrEnum):
@@ -272,14 +280,29 @@ class MemoryTxStore:
             return sorted(self._records.values(), key=lambda record: record.created_at)
 
 
-_SIGNER_LOCKS: dict[str, threading.RLock] = {}
-_SIGNER_LOCKS_GUARD = threading.Lock()
+def gap_key(chain_id: int, sender: str, nonce: int) -> str:
+    """The idempotency key of the filler for `nonce` of `sender`: one per gap, whoever fills it."""
+    return f"{GAP_KEY_PREFIX}{chain_id}:{Web3.to_checksum_address(sender)}:{nonce}"
 
 
-def _signer_lock(address: str) -> threading.RLock:
-    """One lock per signer in this process, shared by every manager that signs for it."""
-    with _SIGNER_LOCKS_GUARD:
-        return _SIGNER_LOCKS.setdefault(address.lower(), threading.RLock())
+@dataclass
+class _SignerState:
+    """What every manager of one signer in this process shares."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    # Hashes of gap fillers not seen finished yet: nobody waits on a filler, so the gap checks and
+    # the next confirmation of the signer poll them until they are (resume() polls any left over).
+    fillers: set[str] = field(default_factory=set)
+
+
+_SIGNERS: dict[str, _SignerState] = {}
+_SIGNERS_GUARD = threading.Lock()
+
+
+def _signer_state(address: str) -> _SignerState:
+    """One state per signer in this process; `lock` serialises its nonces and its records."""
+    with _SIGNERS_GUARD:
+        return _SIGNERS.setdefault(address.lower(), _SignerState())
 
 
 @dataclass(frozen=True)
@@ -295,6 +318,16 @@ class TransactionManager:
 
     Concurrent `send` calls for the same signer (from any manager in this process) are serialised
     by a per-signer lock, so nonces are never reused. Across processes, keep a signer in one.
+
+    Nonce gaps: a transaction that has waited `gap_after_s` (default: `stuck_after_s`) since it
+    was first signed makes `poll` compare the node's confirmed nonce with its own. Every nonce in
+    between that the node lacks and that has no unfinished saved transaction was reserved and lost
+    (a crash between reserving and saving, or a refused send whose nonce could not be given back
+    because a later one was already taken); it is filled with a 0-value transfer to the signer,
+    saved under `gap_key(...)` so a retry or another process never fills it twice. While earlier
+    nonces are unmined the waiting transaction is not fee-bumped: a higher fee cannot move it.
+    The wait before filling is what keeps a filler from racing a slow sender of that nonce in
+    another process; within one process the per-signer lock already rules that out.
     """
 
     def __init__(
@@ -310,6 +343,7 @@ class TransactionManager:
         max_fee_cap_wei: int = 500 * GWEI,
         gas_margin: float = 1.2,
         poll_interval_s: float = 1.0,
+        gap_after_s: float | None = None,
     ) -> None:
         if confirmations < 1:
             raise ValueError(f"confirmations must be at least 1, not {confirmations}")
@@ -317,6 +351,8 @@ class TransactionManager:
             raise ValueError(f"fee_bump must be at least 1.1 (geth refuses less), not {fee_bump}")
         if gas_margin < 1:
             raise ValueError(f"gas_margin must be at least 1, not {gas_margin}")
+        if gap_after_s is not None and gap_after_s < 0:
+            raise ValueError(f"gap_after_s must be at least 0, not {gap_after_s}")
         self.web3 = web3
         self.signer = signer
         self.nonces = nonces
@@ -327,8 +363,10 @@ class TransactionManager:
         self.max_fee_cap_wei = max_fee_cap_wei
         self.gas_margin = gas_margin
         self.poll_interval_s = poll_interval_s
+        self.gap_after_s = stuck_after_s if gap_after_s is None else gap_after_s
         self._chain_id: int | None = None
-        self._lock = _signer_lock(signer.address)
+        self._signer = _signer_state(signer.address)
+        self._lock = self._signer.lock
         self._warned_cap: set[str] = set()
 
     @property
@@ -585,23 +623,39 @@ class TransactionManager:
             time.sleep(min(self.poll_interval_s, left))
 
     def poll(self, record: TxRecord) -> TxRecord:
-        """One step of `wait`: look for a receipt, rebroadcast, replace, confirm; the new record."""
+        """One step of `wait`: look for a receipt, rebroadcast, fill gaps, replace, confirm.
+
+        Returns the new record (the replacement, if it was replaced).
+        """
         with self._lock:
-            current = self._latest(self.txs.get(record.tx_hash) or record)
-            if current.state is TxState.FAILED:
-                raise self._failure(current)
-            if current.state is TxState.CONFIRMED:
-                return current
-            family = self._family(current)
-            with self._node(f"following {current.tx_hash}"):
-                found = self._find_receipt(family)
-                if found is None:
-                    return self._not_mined(current)
-                winner, receipt = found
-                return self._mined(current, family, winner, receipt)
+            return self._step(record, check_gaps=True)
+
+    def _step(self, record: TxRecord, *, check_gaps: bool) -> TxRecord:
+        """`poll` under the lock; `check_gaps=False` when following a filler (no recursion)."""
+        current = self._latest(self.txs.get(record.tx_hash) or record)
+        if current.state is TxState.FAILED:
+            raise self._failure(current)
+        if current.state is TxState.CONFIRMED:
+            return current
+        family = self._family(current)
+        with self._node(f"following {current.tx_hash}"):
+            found = self._find_receipt(family)
+            if found is None:
+                return self._not_mined(current, family, check_gaps=check_gaps)
+            winner, receipt = found
+            mined = self._mined(current, family, winner, receipt)
+        if check_gaps and mined.state is TxState.CONFIRMED and self._signer.fillers:
+            self._settle_fillers()
+        return mined
 
     def resume(self) -> list[TxRecord]:
-        """Poll every unfinished transaction of this signer once (after a restart); the records."""
+        """Fill nonce gaps, then poll every unfinished transaction of this signer once (after a
+        restart); the records polled, fillers included.
+        """
+        try:
+            self.fill_gaps()
+        except TransactionFailed as error:
+            logger.warning("could not fill the nonce gaps of %s: %s", self.address, error)
         records = []
         for record in self.txs.unfinished(self.chain_id, self.address):
             if record.replaced_by is None:
@@ -622,8 +676,12 @@ class TransactionManager:
                 return member, receipt
         return None
 
-    def _not_mined(self, current: TxRecord) -> TxRecord:
-        """No receipt: undo a reorged-out block, rebroadcast what the node forgot, bump if stuck."""
+    def _not_mined(
+        self, current: TxRecord, family: list[TxRecord], *, check_gaps: bool
+    ) -> TxRecord:
+        """No receipt: undo a reorged-out block, rebroadcast what the node forgot, fill a nonce
+        gap below it, bump it if stuck (and not waiting behind earlier nonces).
+        """
         if current.block_hash is not None:
             logger.warning(
                 "reorg: %s was in block %s (#%s), which is no longer canonical; sending it again",
@@ -650,9 +708,175 @@ class TransactionManager:
         if current.state is TxState.PENDING:
             current = replace(current, state=TxState.SENT, sent_at=current.sent_at or time.time())
             self.txs.update(current)
+        if check_gaps and time.time() - family[-1].created_at >= self.gap_after_s:
+            confirmed_nonce, _ = self._fill_gaps(current.chain_id, current.nonce)
+            if confirmed_nonce < current.nonce:
+                logger.debug(
+                    "%s (nonce %d) waits behind nonce %d; not bumping it",
+                    current.tx_hash,
+                    current.nonce,
+                    confirmed_nonce,
+                )
+                return current
         if current.sent_at is not None and time.time() - current.sent_at >= self.stuck_after_s:
             return self._replace_stuck(current)
         return current
+
+    # -- nonce gaps --------------------------------------------------------------------------
+
+    def fill_gaps(self) -> list[TxRecord]:
+        """Fill the nonce gaps under this signer's unfinished transactions; the fillers sent now.
+
+        Only gaps below a transaction that has waited `gap_after_s` since it was first signed are
+        filled (`poll` checks the same when such a transaction is not mined). Idempotent: a gap
+        already holding a saved filler, from this call or any other process, is not filled again.
+        """
+        chain_id = self.chain_id
+        with self._lock, self._node("checking the signer's nonces for gaps"):
+            now = time.time()
+            waiting = [
+                record.nonce
+                for record in self.txs.unfinished(chain_id, self.address)
+                if record.replaced_by is None
+                and now - self._family(record)[-1].created_at >= self.gap_after_s
+            ]
+            if not waiting:
+                return []
+            _, sent = self._fill_gaps(chain_id, max(waiting))
+            return sent
+
+    def _fill_gaps(self, chain_id: int, below: int) -> tuple[int, list[TxRecord]]:
+        """Fill each nonce under `below` the node lacks and no unfinished saved record holds.
+
+        Returns the node's confirmed nonce count ("latest") and the fillers sent now. Call it
+        under the signer lock, and only for a `below` whose transaction has waited gap_after_s.
+        """
+        self._advance_fillers()
+        latest = int(self.web3.eth.get_transaction_count(self.address, "latest"))
+        if latest >= below:
+            return latest, []
+        unfinished = self.txs.unfinished(chain_id, self.address)
+        for record in unfinished:
+            if record.key is not None and record.key.startswith(GAP_KEY_PREFIX):
+                self._signer.fillers.add(record.tx_hash)  # another process's: follow it too
+            elif record.state is TxState.PENDING and latest <= record.nonce < below:
+                self._rebroadcast_quietly(record)  # saved but never accepted: it blocks as well
+        held = {record.nonce for record in unfinished}
+        missing = [nonce for nonce in range(latest, below) if nonce not in held]
+        if not missing:
+            return latest, []
+        # The node holds an executable transaction for each nonce under its pending count, one
+        # sent outside this store perhaps: a filler there could only replace it.
+        pending = int(self.web3.eth.get_transaction_count(self.address, "pending"))
+        missing = [nonce for nonce in missing if nonce >= pending]
+        if len(missing) > MAX_GAP_FILL:
+            logger.error(
+                "%s has %d nonces missing under %d on chain %d (the node has mined %d): more than "
+                "%d, so not filling them; was the chain reset under a saved store?",
+                self.address,
+                len(missing),
+                below,
+                chain_id,
+                latest,
+                MAX_GAP_FILL,
+            )
+            return latest, []
+        sent = []
+        for nonce in missing:
+            filler = self._fill(chain_id, nonce, below)
+            if filler is not None:
+                sent.append(filler)
+        return latest, sent
+
+    def _fill(self, chain_id: int, nonce: int, below: int) -> TxRecord | None:
+        """Sign, save and broadcast the filler of one missing nonce; None if none was sent now."""
+        key = gap_key(chain_id, self.address, nonce)
+        existing = self._by_key(key)
+        if existing is not None and existing.state in UNFINISHED:
+            self._signer.fillers.add(existing.tx_hash)  # saved meanwhile by another process
+            return None
+        try:
+            fees = self._fees()
+        except FeeTooLow as error:
+            logger.warning("nonce gap at %d of %s left for now: %s", nonce, self.address, error)
+            return None
+        record = self._sign(
+            chain_id,
+            nonce,
+            self.address,
+            HexBytes(b""),
+            0,
+            FILLER_GAS,
+            fees,
+            key=key if existing is None else None,
+            replaces=None if existing is None else existing.tx_hash,
+        )
+        if existing is None:
+            saved = self.txs.add(record)
+            if saved.tx_hash != record.tx_hash:  # another process saved this gap's filler first
+                self._signer.fillers.add(saved.tx_hash)
+                return None
+        elif existing.tx_hash == record.tx_hash:  # the very bytes of a refused filler: retry them
+            record = replace(
+                existing,
+                state=TxState.PENDING,
+                error=None,
+                replaced_by=None,
+                block_number=None,
+                block_hash=None,
+            )
+            self.txs.update(record)
+        else:  # the last filler failed, or was confirmed in a block no longer canonical
+            self.txs.add(record)
+            self.txs.update(replace(existing, replaced_by=record.tx_hash))
+        self._signer.fillers.add(record.tx_hash)
+        try:
+            self._broadcast(record)
+        except ChainUnavailable:
+            raise  # saved as pending; the next gap check sends it
+        except TransactionFailed as error:
+            logger.warning("filler %s for nonce gap %d refused: %s", record.tx_hash, nonce, error)
+            self._fail(record, str(error))
+            return None
+        sent = replace(record, state=TxState.SENT, sent_at=time.time())
+        self.txs.update(sent)
+        logger.warning(
+            "nonce gap: %s has no transaction with nonce %d on chain %d, so its transaction with "
+            "nonce %d waits forever; sent filler %s (0 wei to itself) with nonce %d",
+            self.address,
+            nonce,
+            chain_id,
+            below,
+            sent.tx_hash,
+            nonce,
+        )
+        return sent
+
+    def _advance_fillers(self) -> None:
+        """Poll the gap fillers not seen finished: nobody else waits on them."""
+        fillers = self._signer.fillers
+        for tx_hash in sorted(fillers):
+            record = self.txs.get(tx_hash)
+            if record is None:  # saved in another store than this manager's
+                fillers.discard(tx_hash)
+                continue
+            if record.chain_id != self.chain_id:
+                continue
+            try:
+                followed = self._step(record, check_gaps=False)
+            except TransactionFailed as error:  # e.g. its nonce was mined by another transaction
+                logger.info("gap filler %s: %s", tx_hash, error)
+                fillers.discard(tx_hash)
+                continue
+            if followed.state not in UNFINISHED:
+                fillers.discard(tx_hash)
+
+    def _settle_fillers(self) -> None:
+        """After a confirmation, best effort: bring the open fillers up to date."""
+        try:
+            self._advance_fillers()
+        except ProvenanceError as error:  # the confirmation stands; the next check tries again
+            logger.info("could not follow the gap fillers of %s: %s", self.address, error)
 
     def _nonce_taken(self, current: TxRecord, error: NonceTooLow) -> TxRecord:
         """The node says the nonce is used: ours if a family member has a receipt, else lost."""

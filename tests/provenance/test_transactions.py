@@ -25,11 +25,15 @@ from provenance.errors import (
 )
 from provenance.node import AnvilNode
 from provenance.transactions import (
+    FILLER_GAS,
+    GAP_KEY_PREFIX,
     MemoryNonceStore,
     MemoryTxStore,
     TransactionManager,
+    TxRecord,
     TxState,
     decode_revert_reason,
+    gap_key,
     refusal_kind,
 )
 from tests.provenance.conftest import ANVIL_CHAIN_ID, ANVIL_KEY
@@ -195,6 +199,7 @@ def test_a_stuck_transaction_is_replaced_with_bumped_fees_and_the_replacement_mi
     assert confirmed.max_priority_fee_per_gas >= original.max_priority_fee_per_gas * 1.125
     assert web3.eth.get_balance(RECIPIENT) == 7  # one of the two, once
     assert manager.wait(original, timeout=1).tx_hash == confirmed.tx_hash  # follows the link
+    assert len(txs.all()) == 2  # no gap under nonce 0: no filler
 
 
 @pytest.mark.usefixtures("miner")
@@ -358,6 +363,145 @@ def test_anvils_refusals_are_classified(web3: Web3, signer: LocalAccount) -> Non
 )
 def test_node_wording_is_classified(message: str, kind: type[TransactionFailed] | None) -> None:
     assert refusal_kind(message) is kind
+
+
+class CrashingNonceStore(MemoryNonceStore):
+    """A nonce store shared with another process that reserves a nonce and dies before saving it.
+
+    Its reservation lands between the manager's look at the store and the manager's own, as it
+    would from another worker; a nonce lost while nobody else sends is rewound instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crash_next = False
+
+    def reserve(self, chain_id: int, address: str, node_pending_nonce: int) -> int:
+        if self.crash_next:
+            self.crash_next = False
+            super().reserve(chain_id, address, node_pending_nonce)  # lost with its process
+        return super().reserve(chain_id, address, node_pending_nonce)
+
+
+class LaggingTxStore(MemoryTxStore):
+    """With `lag`, `unfinished` misses the gap fillers: a process that read it before one was
+    saved."""
+
+    lag = False
+
+    def unfinished(self, chain_id: int, sender: str) -> list[TxRecord]:
+        records = super().unfinished(chain_id, sender)
+        if not self.lag:
+            return records
+        return [r for r in records if not (r.key or "").startswith(GAP_KEY_PREFIX)]
+
+
+def _assert_filler(txs: MemoryTxStore, signer: LocalAccount, nonce: int) -> TxRecord:
+    filler = txs.get_by_key(gap_key(ANVIL_CHAIN_ID, signer.address, nonce))
+    assert filler is not None
+    assert filler.nonce == nonce
+    assert filler.to == signer.address
+    assert (filler.value, filler.data, filler.gas) == (0, "0x", FILLER_GAS)
+    return filler
+
+
+def test_a_lost_nonce_is_filled_and_the_transaction_behind_it_confirmed(
+    make_manager: Manager, web3: Web3, signer: LocalAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="provenance.transactions")
+    nonces, txs = CrashingNonceStore(), MemoryTxStore()
+    manager = make_manager(nonces=nonces, txs=txs, stuck_after_s=0.3)
+    nonces.crash_next = True
+    record = manager.send(RECIPIENT, value=3)
+    assert record.nonce == 1  # nonce 0 went to the process that crashed
+    assert manager.poll(record).state is TxState.SENT
+    assert web3.eth.get_transaction_count(signer.address) == 0  # queued behind the gap
+
+    confirmed = manager.wait(record, timeout=10)
+
+    assert confirmed.tx_hash == record.tx_hash  # mined as it was: no fee bump while blocked
+    assert confirmed.state is TxState.CONFIRMED
+    filler = _assert_filler(txs, signer, 0)
+    assert filler.state is TxState.CONFIRMED  # followed to the end though nobody waits on it
+    assert web3.eth.get_transaction_count(signer.address) == 2
+    assert web3.eth.get_balance(RECIPIENT) == 3
+    assert f"nonce gap: {signer.address} has no transaction with nonce 0" in caplog.text
+    assert filler.tx_hash in caplog.text
+    assert manager.fill_gaps() == []  # nothing new
+    assert len(txs.all()) == 2
+
+
+@pytest.mark.usefixtures("automine_off")
+def test_a_gap_is_filled_once_however_often_and_by_whoever_it_is_checked(
+    make_manager: Manager, web3: Web3, signer: LocalAccount
+) -> None:
+    nonces, txs = CrashingNonceStore(), LaggingTxStore()
+    manager = make_manager(nonces=nonces, txs=txs, stuck_after_s=60, gap_after_s=0.3)
+    nonces.crash_next = True
+    record = manager.send(RECIPIENT, value=3)
+    assert manager.fill_gaps() == []  # too soon: the owner of nonce 0 may still be sending it
+
+    time.sleep(0.35)
+    [filler] = manager.fill_gaps()
+    assert manager.fill_gaps() == []  # the saved filler holds nonce 0 now
+    txs.lag = True
+    other_process = make_manager(nonces=nonces, txs=txs, stuck_after_s=60, gap_after_s=0.3)
+    assert other_process.fill_gaps() == []  # found by its key
+    txs.lag = False
+    assert manager.poll(record).state is TxState.SENT  # another retry; still one filler
+
+    assert filler == _assert_filler(txs, signer, 0)
+    assert len(txs.all()) == 2
+    _rpc(web3, "evm_mine")
+    assert manager.wait(record, timeout=5).state is TxState.CONFIRMED
+    assert manager.wait(filler, timeout=5).state is TxState.CONFIRMED
+    assert web3.eth.get_transaction_count(signer.address) == 2
+
+
+@pytest.mark.usefixtures("automine_off")
+def test_a_transaction_stuck_behind_a_saved_one_gets_no_filler_and_no_bump(
+    make_manager: Manager, web3: Web3, signer: LocalAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="provenance.transactions")
+    txs = MemoryTxStore()
+    manager = make_manager(txs=txs, stuck_after_s=0.2)
+    first = manager.send(RECIPIENT, value=1)
+    second = manager.send(RECIPIENT, value=2)
+    time.sleep(0.25)
+
+    assert manager.poll(second) == txs.get(second.tx_hash)  # nonce 0 is pending: no gap
+    assert manager.poll(second).tx_hash == second.tx_hash  # a bump cannot move it
+    assert manager.fill_gaps() == []
+    bumped = manager.poll(first)  # the head of the queue is bumped as before
+    assert bumped.replaces == first.tx_hash
+
+    _rpc(web3, "evm_mine")
+    assert manager.wait(second, timeout=5).tx_hash == second.tx_hash
+    assert manager.wait(first, timeout=5).tx_hash == bumped.tx_hash
+    assert len(txs.all()) == 3
+    assert not [record for record in txs.all() if record.key]
+    assert "nonce gap" not in caplog.text
+    assert web3.eth.get_transaction_count(signer.address) == 2
+
+
+def test_resume_after_a_restart_fills_a_gap_and_settles_everything(
+    make_manager: Manager, web3: Web3, signer: LocalAccount
+) -> None:
+    nonces, txs = CrashingNonceStore(), MemoryTxStore()
+    crashed = make_manager(nonces=nonces, txs=txs, stuck_after_s=60, gap_after_s=0.2)
+    nonces.crash_next = True
+    record = crashed.send(RECIPIENT, value=3)
+    time.sleep(0.25)  # ... and this process dies too
+
+    restarted = make_manager(nonces=nonces, txs=txs, stuck_after_s=60, gap_after_s=0.2)
+    resumed = restarted.resume()
+
+    filler = _assert_filler(txs, signer, 0)
+    assert {r.tx_hash for r in resumed} == {filler.tx_hash, record.tx_hash}  # both followed
+    for followed in resumed:
+        assert restarted.wait(followed, timeout=5).state is TxState.CONFIRMED
+    assert web3.eth.get_transaction_count(signer.address) == 2
+    assert len(txs.all()) == 2
 
 
 def _poll_until(manager: TransactionManager, record: Any, state: TxState) -> Any:
