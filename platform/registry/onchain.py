@@ -50,6 +50,11 @@ def platform_signer() -> Signer:
     if not settings.CHAIN_SIGNER_KEY_FILE:
         raise Unavailable("No minting account is configured (CHAIN_SIGNER_KEY_FILE).")
     password = settings.CHAIN_SIGNER_PASSWORD_FILE
+    if settings.PRODUCTION and not password:
+        raise Unavailable(
+            "In production the minting key must be a keystore v3 file with its password in "
+            "CHAIN_SIGNER_PASSWORD_FILE; a plain hex key file is for development chains only."
+        )
     try:
         return load_key_file(
             Path(settings.CHAIN_SIGNER_KEY_FILE), password_file=Path(password) if password else None

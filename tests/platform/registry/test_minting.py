@@ -18,6 +18,7 @@ from registry.models import (
     Wallet,
     WalletKind,
 )
+from registry.onchain import platform_signer
 from registry.services import (
     certificate_attach_signature,
     certificate_export,
@@ -29,7 +30,7 @@ from registry.services import (
 from studio.models import Work
 
 from accounts.models import User
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, Unavailable
 from core.models import Job
 from provenance.certificate import SignedCertificate
 from provenance.chain import Chain
@@ -208,3 +209,14 @@ def test_a_minting_account_without_funds_fails_clearly_and_spends_no_nonce(
     assert "insufficient funds" in mint.error.lower() or "cannot pay" in mint.error.lower()
     assert registry_chain.chain.contract.functions.totalMinted().call() == 0
     assert not ChainTransaction.objects.exclude(state="failed").exists()
+
+
+def test_production_refuses_a_plain_hex_minting_key(settings: Any, tmp_path: Any) -> None:
+    key_file = tmp_path / "minter.key"
+    key_file.write_text(ANVIL_KEY)
+    settings.CHAIN_SIGNER_KEY_FILE = str(key_file)
+    settings.CHAIN_SIGNER_PASSWORD_FILE = None
+    settings.PRODUCTION = True
+
+    with pytest.raises(Unavailable, match="keystore v3"):
+        platform_signer()
