@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env=env,
         check=True,
     )
+    subprocess.run([PYTHON, "manage.py", "load_insights_demo"], cwd=REPO, env=env, check=True)
 
     parts: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "studio",
     "registry",
+    "insights",
 ]
 
 MIDDLEWARE = [

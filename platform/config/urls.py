@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("core.api_urls")),
     path("studio/", include("studio.api_urls")),
     path("registry/", include("registry.api_urls")),
+    path("insights/", include("insights.api_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("studio/", include("studio.urls")),
     path("registry/", include("registry.urls")),
+    path("insights/", include("insights.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

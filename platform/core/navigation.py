@@ -31,6 +31,7 @@ HOME_LABELS = {
 
 ITEMS = (
     NavItem("Registry", "registry:index", frozenset({Role.ARTIST})),
+    NavItem("Insights", "insights:index", frozenset({Role.ANALYST, Role.STAFF})),
     NavItem("Jobs", "core:job-list"),
     NavItem("API tokens", "accounts:tokens"),
     NavItem("API docs", "api-docs"),

@@ -1,0 +1,267 @@
+"""Pages of the insights app: import with a mapping step, datasets with index charts, models."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.http import signed_in
+from accounts.models import Role
+from core.errors import InvalidInput
+from insights.charts import index_chart
+from insights.forms import FitForm, IndexForm, MappingForm, UploadForm
+from insights.selectors import (
+    FORECAST_COLUMNS,
+    dataset_get,
+    dataset_list,
+    dataset_summary,
+    forecast_list,
+    forecast_rows,
+    model_get,
+    model_list,
+)
+from insights.services import (
+    export_peek,
+    import_commit,
+    import_preview,
+    index_for,
+    mapping_build,
+    mapping_guess,
+    model_fit_request,
+    rates_parse,
+    upload_discard,
+    upload_get,
+    upload_save,
+)
+
+View = Callable[..., HttpResponseBase]
+SHOWN_FORECASTS = 200
+
+
+def analyst_only(view: View) -> View:
+    """Signed-in analysts (and staff) only; others get a plain 403."""
+
+    @login_required
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = signed_in(request)
+        if user.role != Role.ANALYST and not user.is_staff:
+            raise PermissionDenied("Market insights are for analysts.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+@analyst_only
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """The analyst's datasets and models, and the way in to import an export."""
+    user = signed_in(request)
+    context = {"datasets": dataset_list(user=user)[:100], "models": model_list(user=user)[:50]}
+    return render(request, "insights/index.html", context)
+
+
+@analyst_only
+@require_http_methods(["GET", "POST"])
+def import_start(request: HttpRequest) -> HttpResponse:
+    """Step 1: upload the export (CSV or Excel)."""
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = upload_save(owner=signed_in(request), upload=form.cleaned_data["file"])
+        except InvalidInput as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("insights:import-map", token=upload.token)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "insights/import_upload.html", {"form": form}, status=status)
+
+
+@analyst_only
+@require_http_methods(["GET", "POST"])
+def import_map(request: HttpRequest, token: str) -> HttpResponse:
+    """Steps 2 and 3: map the columns, check the report, fix and check again, then import."""
+    user = signed_in(request)
+    upload = upload_get(owner=user, token=token)
+    peek = export_peek(path=upload.path)
+    initial = {f"col_{field}": header for field, header in mapping_guess(peek.headers).items()}
+    initial["name"] = Path(upload.name).stem.replace("_", " ")[:120]
+    form = MappingForm(request.POST or None, headers=peek.headers, initial=initial)
+    report: dict[str, Any] | None = None
+    rejected = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            mapping = mapping_build(**form.mapping_values())
+            rates = rates_parse(form.cleaned_data["rates"])
+            base = form.cleaned_data["base_currency"].strip().upper()
+            if request.POST.get("action") == "import":
+                dataset = import_commit(
+                    owner=user,
+                    name=form.cleaned_data["name"],
+                    path=upload.path,
+                    mapping=mapping,
+                    base_currency=base,
+                    rates=rates,
+                    source_name=upload.name,
+                )
+                upload_discard(upload=upload)
+                messages.success(request, f"Imported {dataset.sales.count()} sales.")
+                return redirect("insights:dataset", dataset_id=dataset.pk)
+            report = import_preview(
+                owner=user, path=upload.path, mapping=mapping, base_currency=base, rates=rates
+            )
+        except InvalidInput as error:
+            if "problems" in error.details:
+                rejected = True
+                report = {"problems": error.details["problems"], "message": error.message}
+            else:
+                form.add_error(None, error.message)
+    context = {"form": form, "peek": peek, "upload": upload, "report": report, "rejected": rejected}
+    failed = request.method == "POST" and (not form.is_valid() or rejected)
+    return render(request, "insights/import_map.html", context, status=400 if failed else 200)
+
+
+@analyst_only
+@require_GET
+def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """A dataset: counts, artists, an index chart with its forecast, and the fit form."""
+    user = signed_in(request)
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    form = IndexForm(request.GET or None)
+    choice = (
+        form.cleaned_data
+        if form.is_valid()
+        else {"artist": "", "method": "repeat_sales", "freq": "Q"}
+    )
+    chart, view, index_error = "", None, ""
+    try:
+        view = index_for(
+            dataset=dataset,
+            artist=choice["artist"].strip() or None,
+            method=choice["method"],
+            freq=choice["freq"],
+        )
+    except InvalidInput as error:
+        index_error = error.message
+    else:
+        title = f"{view.result.method.replace('_', ' ').title()} index of {view.subject}"
+        chart = mark_safe(index_chart(view.result.table, view.forecast, title=title))  # noqa: S308 (escaped in charts)
+    summary = dataset_summary(dataset=dataset)
+    last = summary["last"]
+    fit_form = FitForm(initial={"until": _default_split(summary), "kind": "boosted"})
+    context = {
+        "dataset": dataset,
+        "summary": summary,
+        "form": form,
+        "view": view,
+        "chart": chart,
+        "index_rows": _index_rows(view) if view else [],
+        "index_error": index_error,
+        "fit_form": fit_form,
+        "models": model_list(user=user, dataset=dataset),
+        "last": last,
+    }
+    return render(request, "insights/dataset_detail.html", context)
+
+
+def _default_split(summary: dict[str, Any]) -> Any:
+    """Hold out the last fifth of the dataset's span by default."""
+    first, last = summary["first"], summary["last"]
+    if first is None or last is None:
+        return None
+    return first + (last - first) * 4 / 5
+
+
+def _index_rows(view: Any) -> list[dict[str, Any]]:
+    rows = [
+        {"period": str(period), "kind": "index", **row}
+        for period, row in view.result.table[["index", "lower", "upper", "n"]].iterrows()
+    ]
+    if view.forecast is not None:
+        rows += [
+            {
+                "period": str(period),
+                "kind": "forecast",
+                "index": row["forecast"],
+                "lower": row["lower"],
+                "upper": row["upper"],
+                "n": None,
+            }
+            for period, row in view.forecast.iterrows()
+        ]
+    return rows
+
+
+@analyst_only
+@require_POST
+def model_new(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """Queue a fit; the model page shows its progress, then its backtest and forecasts."""
+    user = signed_in(request)
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    form = FitForm(request.POST)
+    if form.is_valid():
+        try:
+            model = model_fit_request(
+                owner=user,
+                dataset=dataset,
+                kind=form.cleaned_data["kind"],
+                until=form.cleaned_data["until"],
+                coverage=form.cleaned_data["coverage"],
+            )
+        except InvalidInput as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect("insights:model", model_id=model.pk)
+    messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("insights:dataset", dataset_id=dataset.pk)
+
+
+@analyst_only
+@require_GET
+def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
+    """A model: fitting progress, then its backtest beside the estimate baselines and forecasts."""
+    model = model_get(user=signed_in(request), model_id=model_id)
+    rows = model.backtest.get("rows", [])
+    context = {
+        "model": model,
+        "job": model.job,
+        "reload_when_done": True,
+        "backtest_all": [r for r in rows if r["subset"] == "all"],
+        "backtest_estimate": [r for r in rows if r["subset"] == "with_estimate"],
+        "attrs": model.backtest.get("attrs", {}),
+        "forecasts": forecast_list(model=model)[:SHOWN_FORECASTS],
+        "forecast_count": model.forecasts.count(),
+        "shown": SHOWN_FORECASTS,
+    }
+    return render(request, "insights/model_detail.html", context)
+
+
+@analyst_only
+@require_GET
+def forecasts_csv(request: HttpRequest, model_id: int) -> HttpResponse:
+    """Every held-out lot's forecast as CSV."""
+    model = model_get(user=signed_in(request), model_id=model_id)
+    return forecasts_csv_response(model.pk, forecast_rows(model=model))
+
+
+def forecasts_csv_response(model_id: int, rows: list[dict[str, Any]]) -> HttpResponse:
+    """A CSV download of forecast rows (shared with the API)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(FORECAST_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="forecasts-model{model_id}.csv"'
+    return response
