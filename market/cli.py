@@ -350,9 +350,10 @@ def _fit(args: argparse.Namespace) -> int:
             f"{args.data} has no sold lots before {until.date()} ({span}); pick a later --until"
         )
     # Imported here, once the data is known to be usable: LightGBM takes seconds to load.
-    from market.model_file import save_model
+    from market.model_file import check_model_destination, save_model
     from market.models import ConformalRegressor
 
+    check_model_destination(args.out)
     model = ConformalRegressor(
         _price_model(args.model, trees=args.trees, jobs=args.jobs),
         coverage=args.coverage,
@@ -433,7 +434,11 @@ def _model_traits(info: dict[str, Any]) -> list[str]:
     if "feature_names" in model:
         names = [str(name) for name in model["feature_names"]]
     else:
-        names = [str(name).split("=")[0] for name in model.get("coefficients", {})]
+        # Coefficients are named "feature_type=Ape" or "feature_attr_count missing".
+        names = [
+            str(name).split("=")[0].removesuffix(" missing")
+            for name in model.get("coefficients", {})
+        ]
     return list(dict.fromkeys(name for name in names if name.startswith("feature_")))
 
 

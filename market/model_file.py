@@ -107,6 +107,14 @@ def model_kind(model: ConformalRegressor) -> str:
     )
 
 
+def check_model_destination(path: Path) -> None:
+    """Refuse to save over something that is not a model folder (checked before fitting)."""
+    if path.exists() and not (path / MODEL_JSON).is_file():
+        raise MarketError(
+            f"{path} exists and is not a model folder (no {MODEL_JSON}); choose another --out"
+        )
+
+
 def save_model(
     model: ConformalRegressor,
     training: pd.DataFrame,
@@ -124,10 +132,7 @@ def save_model(
         raise MarketError("the model is not fitted; fit it before saving it")
     kind = model_kind(model)
     path = Path(path)
-    if path.exists() and not (path / MODEL_JSON).is_file():
-        raise MarketError(
-            f"{path} exists and is not a model folder (no {MODEL_JSON}); choose another --out"
-        )
+    check_model_destination(path)
     training = training.reset_index(drop=True)
     partial = path.with_name(f".{path.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
