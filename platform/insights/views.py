@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.http import signed_in
+from accounts.http import role_required, signed_in
 from accounts.models import Role
 from core.errors import InvalidInput
 from insights.charts import index_chart
@@ -46,22 +42,10 @@ from insights.services import (
     upload_save,
 )
 
-View = Callable[..., HttpResponseBase]
 SHOWN_FORECASTS = 200
 
 
-def analyst_only(view: View) -> View:
-    """Signed-in analysts (and staff) only; others get a plain 403."""
-
-    @login_required
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = signed_in(request)
-        if user.role != Role.ANALYST and not user.is_staff:
-            raise PermissionDenied("Market insights are for analysts.")
-        return view(request, *args, **kwargs)
-
-    return guarded
+analyst_only = role_required(Role.ANALYST, refusal="Market insights are for analysts.")
 
 
 @analyst_only

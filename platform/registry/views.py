@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -19,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from PIL import Image, UnidentifiedImageError
 from studio.selectors import work_get
 
-from accounts.http import signed_in
+from accounts.http import role_required, signed_in
 from accounts.models import Role, User
 from core.errors import DomainError
 from registry.documents import certificate_pdf, certificate_qr_svg
@@ -48,21 +43,9 @@ from registry.services import (
 )
 from registry.sessions import siwe_nonce_issue, siwe_nonce_take
 
-View = Callable[..., HttpResponseBase]
-
-
-def artist_only(view: View) -> View:
-    """Signed-in artists (and staff) only; others get a plain 403."""
-
-    @login_required
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = signed_in(request)
-        if user.role != Role.ARTIST and not user.is_staff:
-            raise PermissionDenied("Artists certify and mint their works; your role cannot.")
-        return view(request, *args, **kwargs)
-
-    return guarded
+artist_only = role_required(
+    Role.ARTIST, refusal="Artists certify and mint their works; your role cannot."
+)
 
 
 def _chosen_wallet(user: User, choice: str) -> Wallet:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.http import signed_in
+from accounts.http import role_required, signed_in
 from accounts.models import Role
 from core.errors import DomainError
 from core.selectors import job_get
@@ -41,21 +37,7 @@ from studio.services import (
     works_request,
 )
 
-View = Callable[..., HttpResponseBase]
-
-
-def artist_only(view: View) -> View:
-    """Signed-in artists (and staff) only; others get a plain 403."""
-
-    @login_required
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = signed_in(request)
-        if user.role != Role.ARTIST and not user.is_staff:
-            raise PermissionDenied("The studio is for artists.")
-        return view(request, *args, **kwargs)
-
-    return guarded
+artist_only = role_required(Role.ARTIST, refusal="The studio is for artists.")
 
 
 @artist_only
