@@ -38,10 +38,10 @@ from provenance.certificate import (  # noqa: E402
 from provenance.chain import Chain  # noqa: E402
 from provenance.errors import MintRefused, ProvenanceError, TransactionReverted  # noqa: E402
 from provenance.keys import Signer  # noqa: E402
+from provenance.node import ANVIL_DEV_KEY as ANVIL_KEY  # noqa: E402
 from provenance.node import AnvilNode  # noqa: E402
 from provenance.transactions import MemoryNonceStore, MemoryTxStore, TransactionManager  # noqa: E402
 
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DOMAIN = Domain(chain_id=31337, verifying_contract="0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,7 @@ class Artifact:
     deployed_bytecode: str
 
 
+@cache  # every Chain loads it: read and parse the file once per process
 def load_artifact(name: str = "AtelierWorks") -> Artifact:
     """The committed artifact of contract `name`; ArtifactMissing if it was never built."""
     if not name.isidentifier():

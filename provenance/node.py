@@ -25,6 +25,9 @@ from provenance.errors import ChainUnavailable, NodeError
 from provenance.rpc import chain_id as rpc_chain_id
 
 ANVIL_CHAIN_ID = 31337
+# The key of anvil's first dev account (mnemonic "test test ... junk"): public knowledge, funded
+# with 10,000 ether at genesis; for local chains and tests only.
+ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 _PR_SET_PDEATHSIG = 1
 _STDERR_LINES = 40
 _START_ATTEMPTS = 3  # a port picked free can be taken before anvil binds it

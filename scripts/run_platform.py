@@ -28,8 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
-# anvil's first dev account ("test test ... junk"): public knowledge, for the local chain only.
-DEV_SIGNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -191,11 +189,12 @@ def _deploy_contract(env: dict[str, str], folder: Path) -> dict[str, str]:
     from provenance.chain import Chain
     from provenance.errors import ProvenanceError
     from provenance.keys import Signer
+    from provenance.node import ANVIL_DEV_KEY
 
     folder.mkdir(parents=True, exist_ok=True)
     key_file = folder / "signer.key"
     if not key_file.exists():
-        key_file.write_text(DEV_SIGNER_KEY + "\n")
+        key_file.write_text(ANVIL_DEV_KEY + "\n")
         key_file.chmod(0o600)
     record = folder / "deployment.json"
     chain = Chain.connect(env["CHAIN_RPC_URL"])
@@ -207,7 +206,7 @@ def _deploy_contract(env: dict[str, str], folder: Path) -> dict[str, str]:
         except ProvenanceError:
             address = None  # the chain's state was reset: deploy again
     if address is None:
-        address = chain.deploy(Signer.from_key_dangerously(DEV_SIGNER_KEY))
+        address = chain.deploy(Signer.from_key_dangerously(ANVIL_DEV_KEY))
         record.write_text(json.dumps({"chain_id": chain.chain_id, "contract": address}) + "\n")
         print(f"setup | deployed AtelierWorks at {address}", flush=True)
     return {"CHAIN_CONTRACT_ADDRESS": address, "CHAIN_SIGNER_KEY_FILE": str(key_file)}

@@ -33,7 +33,7 @@ def role_required(role: Role, *, refusal: str) -> Callable[[View], View]:
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = signed_in(request)
-            if user.role != role and not user.is_staff:
+            if not user.acts_as(role):
                 raise PermissionDenied(refusal)
             return view(request, *args, **kwargs)
 

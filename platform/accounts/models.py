@@ -84,6 +84,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Staff may use the admin site; the role is the one source of that."""
         return self.role == Role.STAFF
 
+    def acts_as(self, role: Role) -> bool:
+        """Whether this person may do what people of `role` do (their own role, or staff)."""
+        return self.role == role or self.is_staff
+
     @property
     def name(self) -> str:
         """What to call this person on a page."""

@@ -95,7 +95,7 @@ def insights_root() -> Path:
 
 
 def _require_analyst(user: User) -> None:
-    if user.role != Role.ANALYST and not user.is_staff:
+    if not user.acts_as(Role.ANALYST):
         raise Forbidden("Only analysts use market insights.")
 
 

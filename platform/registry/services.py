@@ -64,7 +64,7 @@ CHAIN_RETRY_FOR_SECONDS = 600
 
 
 def _require_artist(user: User) -> None:
-    if user.role != Role.ARTIST and not user.is_staff:
+    if not user.acts_as(Role.ARTIST):
         raise Forbidden("Only artists certify and mint works.")
 
 

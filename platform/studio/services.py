@@ -102,7 +102,7 @@ def run_folder(run: TrainingRun) -> Path:
 
 
 def _require_artist(user: User) -> None:
-    if user.role != Role.ARTIST and not user.is_staff:
+    if not user.acts_as(Role.ARTIST):
         raise Forbidden("Only artists use the studio.")
 
 

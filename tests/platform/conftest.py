@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import io
-import os
 import shutil
 import signal
 import subprocess
@@ -25,11 +24,11 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.services import user_create
-from tests.helpers import REPO, child_env, database_url, free_port, port_open, stop, wait_until
+from provenance.node import AnvilNode
+from tests.helpers import REPO, child_env, database_url, stop, wait_until
 
 PASSWORD = "correct horse battery staple"
 REDIS_URL = "redis://127.0.0.1:6379/15"
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
 PAINTINGS = REPO.parent / "shared" / "data" / "paintings"
 
 
@@ -161,22 +160,8 @@ def redis_worker(transactional_db: None, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[str]:
     """A real local EVM node (anvil, from node_modules) with chain id 31337; yields its RPC URL."""
-    if not ANVIL.exists():
-        pytest.fail(f"anvil is missing at {ANVIL}; `make test` installs it with npm ci.")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--chain-id", "31337", "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,  # the npm wrapper forwards the SIGTERM to the node binary
-    )
-    try:
-        wait_until(lambda: port_open(port), timeout=30, what="anvil to listen")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the npm wrapper and the node binary together
-        process.wait(timeout=15)
+    with AnvilNode(project_root=REPO, chain_id=31337) as node:
+        yield node.rpc_url
 
 
 @pytest.fixture

@@ -31,10 +31,6 @@ def tester_accounts() -> list[LocalAccount]:
 
 # -- a real anvil (provenance.node) ------------------------------------------------------------
 
-ANVIL_CHAIN_ID = 31337
-# anvil's first dev account (mnemonic "test test ... junk"); 10,000 ether at genesis.
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-
 
 @pytest.fixture
 def anvil_node(tmp_path: Path) -> Iterator[AnvilNode]:

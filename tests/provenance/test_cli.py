@@ -14,10 +14,10 @@ import pytest
 from provenance.certificate import SignedCertificate
 from provenance.chain import Chain
 from provenance.keys import Signer
-from provenance.node import AnvilNode
+from provenance.node import ANVIL_CHAIN_ID, AnvilNode
+from provenance.node import ANVIL_DEV_KEY as ANVIL_KEY
 from provenance.rpc import chain_id
 from tests.helpers import REPO, free_port, port_open, stop, wait_until
-from tests.provenance.conftest import ANVIL_CHAIN_ID, ANVIL_KEY
 
 pytestmark = pytest.mark.chain
 

@@ -13,9 +13,9 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from provenance.errors import NodeError
-from provenance.node import AnvilNode, find_anvil
+from provenance.node import ANVIL_CHAIN_ID, AnvilNode, find_anvil
+from provenance.node import ANVIL_DEV_KEY as ANVIL_KEY
 from tests.helpers import REPO
-from tests.provenance.conftest import ANVIL_CHAIN_ID, ANVIL_KEY
 
 pytestmark = pytest.mark.chain
 

@@ -23,7 +23,8 @@ from provenance.errors import (
     TransactionFailed,
     TransactionReverted,
 )
-from provenance.node import AnvilNode
+from provenance.node import ANVIL_CHAIN_ID, AnvilNode
+from provenance.node import ANVIL_DEV_KEY as ANVIL_KEY
 from provenance.transactions import (
     FILLER_GAS,
     GAP_KEY_PREFIX,
@@ -36,7 +37,6 @@ from provenance.transactions import (
     gap_key,
     refusal_kind,
 )
-from tests.provenance.conftest import ANVIL_CHAIN_ID, ANVIL_KEY
 
 pytestmark = pytest.mark.chain
 

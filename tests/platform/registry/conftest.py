@@ -21,12 +21,10 @@ from studio.models import Dataset, DatasetState, GanModel, TrainingRun, Work
 from accounts.models import Role, User
 from provenance.chain import Chain
 from provenance.keys import Signer
+from provenance.node import ANVIL_DEV_KEY as ANVIL_KEY
 from provenance.node import AnvilNode
 from tests.helpers import REPO
 from tests.platform.conftest import running_worker
-
-# anvil's first dev account (mnemonic "test test ... junk"): the platform's minting account here.
-ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
 @dataclass
