@@ -912,12 +912,14 @@ def _parse_currency(text: str) -> str | None:
     return money.currency
 
 
-def _feature_values(texts: list[str]) -> pd.Series:
-    """Numbers when every non-empty value is one, else text."""
-    numbers = pd.to_numeric(pd.Series(texts, dtype=object).replace("", None), errors="coerce")
-    if numbers.notna().sum() == sum(bool(text) for text in texts):
+def _feature_values(texts: Sequence[str] | pd.Series) -> pd.Series:
+    """Numbers when every non-empty value is one, else text (one vectorised pass per column)."""
+    cells = pd.Series(texts, dtype=object)
+    given = cells.ne("").to_numpy(dtype=bool)
+    numbers = pd.to_numeric(cells.where(given), errors="coerce")
+    if int(numbers.notna().sum()) == int(given.sum()):
         return numbers.astype("float64")
-    return pd.Series(texts, dtype="string")
+    return cells.astype("string")
 
 
 def _drop_duplicates(sales: pd.DataFrame, lines: list[int]) -> tuple[pd.DataFrame, list[Duplicate]]:
@@ -974,9 +976,21 @@ def load_sales(path: Path) -> pd.DataFrame:
             "MAP.toml --out DATA`"
         )
     try:
-        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        header = pd.read_csv(path, nrows=0).columns
+        features = feature_columns(pd.DataFrame(columns=header))
+        # Canonical columns as text (the schema types them); feature columns through the C
+        # parser's own number detection, with only an empty cell missing.
+        text = pd.read_csv(
+            path,
+            dtype={name: str for name in header if name not in features},
+            keep_default_na=False,
+            na_values={name: [""] for name in features},
+        )
     except (ValueError, OSError, UnicodeDecodeError) as error:
         raise MarketError(f"{path} is not a sales table written by save_sales: {error}") from error
-    for name in feature_columns(text):
-        text[name] = _feature_values(list(text[name]))
+    for name in features:
+        if pd.api.types.is_numeric_dtype(text[name]):
+            text[name] = text[name].astype("float64")
+        else:
+            text[name] = _feature_values(text[name].fillna("").astype(str))
     return validate_sales(text)
