@@ -7,7 +7,8 @@
     python -m market predict MODEL DATA --out CSV [--interval 0.8]
     python -m market backtest DATA --split DATE [--coverage 0.8] [--conformal adaptive|split]
         [--trees N] [--jobs 2]
-    python -m market index DATA --artist NAME [--method repeat|hedonic] [--freq Q] [--forecast 4]
+    python -m market index DATA [--artist NAME] [--segment COLUMN=VALUE ...]
+        [--method repeat|hedonic] [--freq Q] [--forecast 4]
     python -m market punks --out DATA [--source DIR]
 
 DATA is a sales table as `import` writes it (CSV; gzip when the name ends in .gz). MODEL is a
@@ -152,9 +153,19 @@ def _parser() -> argparse.ArgumentParser:
     _model_arguments(test)
     test.set_defaults(command=_backtest, command_name="backtest")
 
-    index = commands.add_parser("index", help="an artist's price index with bands and forecast")
+    index = commands.add_parser(
+        "index", help="a price index (an artist's, a segment's, or all lots') with a forecast"
+    )
     index.add_argument("data", type=Path, metavar="DATA")
-    index.add_argument("--artist", required=True, metavar="NAME")
+    index.add_argument("--artist", metavar="NAME", help="one artist's lots")
+    index.add_argument(
+        "--segment",
+        type=_segment,
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="lots whose column holds the value, e.g. feature_type=Zombie (repeatable)",
+    )
     index.add_argument("--method", choices=INDEX_METHODS, default="repeat")
     index.add_argument("--freq", type=_freq, default="Q", help="M, Q or Y (default: Q)")
     index.add_argument(
@@ -223,6 +234,13 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
+
+
+def _segment(text: str) -> tuple[str, str]:
+    column, equals, value = text.partition("=")
+    if not equals or not column.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not COLUMN=VALUE, e.g. feature_type=Ape")
+    return column.strip(), value.strip()
 
 
 def _freq(text: str) -> str:
@@ -503,15 +521,28 @@ def _backtest_formats() -> dict[str, Callable[[Any], str]]:
 
 def _index(args: argparse.Namespace) -> int:
     from market.importer import load_sales
-    from market.indices import for_artist, forecast_index, hedonic_index, repeat_sales_index
+    from market.indices import (
+        for_artist,
+        for_segment,
+        forecast_index,
+        hedonic_index,
+        repeat_sales_index,
+    )
 
-    sales = load_sales(args.data)
-    lots = for_artist(sales, args.artist)
+    lots = load_sales(args.data)
+    subject = []
+    if args.artist:
+        lots = for_artist(lots, args.artist)
+        subject.append(str(lots["artist"].iloc[0]))
+    if args.segment:
+        where = {column: _segment_value(lots, column, value) for column, value in args.segment}
+        lots = for_segment(lots, where)
+        subject += [f"{column}={value}" for column, value in args.segment]
     if args.method == "repeat":
         result = repeat_sales_index(lots, freq=args.freq)
     else:
         result = hedonic_index(lots, freq=args.freq)
-    print(_index_heading(result, str(lots["artist"].iloc[0])))
+    print(_index_heading(result, ", ".join(subject) or "all lots"))
     table = result.table.reset_index()
     table["period"] = table["period"].astype(str)
     number: Callable[[Any], str] = lambda value: f"{value:.1f}"  # noqa: E731
@@ -540,6 +571,16 @@ def _index(args: argparse.Namespace) -> int:
     ahead["period"] = ahead["period"].astype(str)
     print(_table_text(ahead, {"forecast": number, "lower": number, "upper": number}))
     return 0
+
+
+def _segment_value(sales: pd.DataFrame, column: str, value: str) -> object:
+    """The value as the column holds it: a number for a numeric column (flags are 0/1)."""
+    if column in sales.columns and pd.api.types.is_numeric_dtype(sales[column]):
+        try:
+            return float(value)
+        except ValueError:
+            raise MarketError(f"{column} holds numbers; {value!r} is not one") from None
+    return value
 
 
 def _index_heading(result: IndexResult, artist: str) -> str:

@@ -302,6 +302,18 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """The model matrix for the lots of `X`, one row per lot, in order."""
         _check_fitted(self)
+        learned = [
+            *self.numeric_traits_,
+            *(c for c in self.categories_ if c.startswith("feature_")),
+        ]
+        missing = [name for name in learned if name not in X.columns]
+        if missing:
+            # A lot without a trait column would be read as "trait unknown": say so instead.
+            raise MissingColumns(
+                f"The lots lack {', '.join(missing)}, which the model learned from; add the "
+                "column(s) (an empty cell reads as unknown).",
+                columns=missing,
+            )
         return self._build(X)
 
     def _build(self, X: pd.DataFrame) -> pd.DataFrame:

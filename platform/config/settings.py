@@ -296,6 +296,13 @@ WALLET_KEYSTORE_SCRYPT_N = env.integer(
 # How long an artist has to mint a certificate after signing it.
 CERTIFICATE_VALID_DAYS = env.integer("CERTIFICATE_VALID_DAYS", default=30, minimum=1, maximum=3650)
 
+# --- insights ------------------------------------------------------------------------------------
+
+# An auction export uploaded but never imported is deleted after this long.
+INSIGHTS_UPLOAD_TTL_SECONDS = env.integer(
+    "INSIGHTS_UPLOAD_TTL_SECONDS", default=24 * 3600, minimum=60, maximum=30 * 24 * 3600
+)
+
 # --- logging -------------------------------------------------------------------------------------
 
 LOGGING = {

@@ -9,14 +9,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.http import signed_in
-from accounts.models import Role
+from accounts.models import Role, User
 from core.api import HasRole
+from core.errors import InvalidInput
+from insights.models import PriceModel, SalesDataset
 from insights.selectors import (
     dataset_get,
     dataset_list,
@@ -30,6 +32,8 @@ from insights.serializers import (
     ForecastSerializer,
     IndexQuerySerializer,
     IndexSerializer,
+    LotsForecastResultSerializer,
+    LotsForecastSerializer,
     PriceModelSerializer,
     SalesDatasetSerializer,
     SaleSerializer,
@@ -40,6 +44,8 @@ from insights.services import (
     index_for,
     mapping_from_dict,
     model_fit_request,
+    upcoming_forecast,
+    upcoming_import,
     upload_discard,
     upload_save,
 )
@@ -121,9 +127,11 @@ class IndexApi(InsightsApi):
         query = IndexQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
+        column = data["segment_column"].strip()
         view = index_for(
             dataset=dataset_get(user=signed_in(request), dataset_id=dataset_id),
             artist=data["artist"].strip() or None,
+            segment=(column, data["segment_value"]) if column else None,
             method=data["method"],
             freq=data["freq"],
             horizon=data["horizon"],
@@ -195,22 +203,80 @@ class ModelDetailApi(InsightsApi):
 
 
 class ForecastListApi(InsightsApi):
-    """Every held-out lot's forecast: predicted price, interval, actual, top factors."""
+    """A model's forecasts: its held-out lots, or (`?dataset=ID`) an upcoming sale's lots.
 
-    @extend_schema(responses=ForecastSerializer(many=True))
+    POST forecasts an upcoming sale: an upcoming-lots dataset by id, or a multipart export
+    (file, name, mapping, rates) imported in the model's currency; all of it or nothing (201).
+    """
+
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("dataset", int, required=False)],
+        responses=ForecastSerializer(many=True),
+    )
     def get(self, request: Request, model_id: int) -> Response:
-        model = model_get(user=signed_in(request), model_id=model_id)
-        rows = ForecastSerializer(forecast_rows(model=model), many=True)  # type: ignore[arg-type]
+        user = signed_in(request)
+        model = model_get(user=user, model_id=model_id)
+        dataset = _dataset_param(request, user)
+        rows = ForecastSerializer(forecast_rows(model=model, dataset=dataset), many=True)  # type: ignore[arg-type]
         return Response(rows.data)
+
+    @extend_schema(request=LotsForecastSerializer, responses={201: LotsForecastResultSerializer})
+    def post(self, request: Request, model_id: int) -> Response:
+        serializer = LotsForecastSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = signed_in(request)
+        model = model_get(user=user, model_id=model_id)
+        if "dataset" in data:
+            dataset = dataset_get(user=user, dataset_id=data["dataset"])
+            upcoming_forecast(owner=user, model=model, dataset=dataset)
+        else:
+            dataset = _lots_import(user, model, data)
+        body = {"dataset": dataset, "forecasts": forecast_rows(model=model, dataset=dataset)}
+        result = LotsForecastResultSerializer(body)  # type: ignore[arg-type]
+        return Response(result.data, status=status.HTTP_201_CREATED)
+
+
+def _lots_import(user: User, model: PriceModel, data: dict[str, Any]) -> SalesDataset:
+    mapping = mapping_from_dict(data["mapping"])
+    upload = upload_save(owner=user, upload=data["file"])
+    try:
+        return upcoming_import(
+            owner=user,
+            model=model,
+            name=data["name"],
+            path=upload.path,
+            mapping=mapping,
+            rates=data["rates"],
+            source_name=upload.name,
+        )
+    finally:
+        upload_discard(upload=upload)
+
+
+def _dataset_param(request: Request, user: User) -> SalesDataset | None:
+    value = request.query_params.get("dataset", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"dataset={value!r} is not a dataset id.")
+    return dataset_get(user=user, dataset_id=int(value))
 
 
 class ForecastCsvApi(InsightsApi):
-    """The same forecasts as a CSV file."""
+    """The same forecasts as a CSV file (`?dataset=ID` for an upcoming sale's lots)."""
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.STR},
-        parameters=[OpenApiParameter("model_id", int, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter("model_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("dataset", int, required=False),
+        ],
     )
     def get(self, request: Request, model_id: int) -> HttpResponse:
-        model = model_get(user=signed_in(request), model_id=model_id)
-        return forecasts_csv_response(model.pk, forecast_rows(model=model))
+        user = signed_in(request)
+        model = model_get(user=user, model_id=model_id)
+        dataset = _dataset_param(request, user)
+        return forecasts_csv_response(model.pk, forecast_rows(model=model, dataset=dataset))

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from insights.models import PriceModelKind
+from insights.models import PriceModel, PriceModelKind
 from insights.services import INDEX_FREQS
 from market.importer import MAPPABLE_FIELDS
 
@@ -121,14 +121,62 @@ def _feature_fields(headers: list[str]) -> list[str]:
 
 
 class IndexForm(forms.Form):
-    """Which index to draw: an artist (or all lots), the method and the frequency."""
+    """Which index to draw: an artist and/or a segment (or all lots), the method, the frequency."""
 
     artist = forms.CharField(required=False, max_length=255, label="Artist (empty: all lots)")
+    segment_column = forms.ChoiceField(required=False, label="Segment by")
+    segment_value = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Segment value",
+        help_text="e.g. Alien, or 1 for a flag.",
+    )
     method = forms.ChoiceField(
         choices=[("repeat_sales", "Repeat sales"), ("hedonic", "Hedonic")],
         initial="repeat_sales",
+        required=False,
     )
-    freq = forms.ChoiceField(choices=list(INDEX_FREQS.items()), initial="Q", label="Frequency")
+    freq = forms.ChoiceField(
+        choices=list(INDEX_FREQS.items()), initial="Q", label="Frequency", required=False
+    )
+
+    def clean_method(self) -> str:
+        """Repeat sales unless another method is asked for."""
+        return str(self.cleaned_data["method"] or "repeat_sales")
+
+    def clean_freq(self) -> str:
+        """Quarterly unless another frequency is asked for."""
+        return str(self.cleaned_data["freq"] or "Q")
+
+    def __init__(self, *args: Any, segments: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["segment_column"].choices = [("", "— (no segment)"), *segments.items()]  # type: ignore[attr-defined]
+
+    def segment(self) -> tuple[str, str] | None:
+        """The (column, value) chosen, or None."""
+        column = self.cleaned_data["segment_column"]
+        return (column, self.cleaned_data["segment_value"]) if column else None
+
+
+class LotsUploadForm(forms.Form):
+    """An upcoming sale's lots to forecast with a model (mapped on the next page)."""
+
+    file = forms.FileField(
+        label="Upcoming lots",
+        help_text="A sale catalogue as CSV or .xlsx: the same fields as past sales, prices empty.",
+    )
+
+
+class ForecastWithForm(forms.Form):
+    """Forecast an upcoming-lots dataset with one of the analyst's ready models."""
+
+    model: forms.ModelChoiceField[PriceModel] = forms.ModelChoiceField(
+        queryset=PriceModel.objects.none(), label="Model", empty_label=None
+    )
+
+    def __init__(self, *args: Any, models: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model"].queryset = models  # type: ignore[attr-defined]
 
 
 class FitForm(forms.Form):

@@ -8,6 +8,13 @@ from django.db import models
 from core.models import Job
 
 
+class DatasetPurpose(models.TextChoices):
+    """Past sales (indices, fitting, backtests) or upcoming lots (forecast with a fitted model)."""
+
+    HISTORY = "history", "Past sales"
+    UPCOMING = "upcoming", "Upcoming lots"
+
+
 class SalesDataset(models.Model):
     """One imported auction export (or a library dataset such as CryptoPunks), in one currency."""
 
@@ -16,6 +23,9 @@ class SalesDataset(models.Model):
     )
     name = models.CharField(max_length=120)
     base_currency = models.CharField(max_length=8, help_text="ISO 4217 (or ETH) of every amount.")
+    purpose = models.CharField(
+        max_length=16, choices=DatasetPurpose.choices, default=DatasetPurpose.HISTORY
+    )
     source_name = models.CharField(max_length=255, blank=True, help_text="The file imported.")
     report = models.JSONField(
         default=dict, blank=True, help_text="The import's report: counts, warnings, the mapping."
@@ -140,7 +150,11 @@ class PriceModel(models.Model):
 
 
 class Forecast(models.Model):
-    """A model's forecast for one held-out lot: price, interval, and what moved it most."""
+    """A model's forecast for one lot: price, interval, and what moved it most.
+
+    The lot is one the model held out (its dataset's sales from `fitted_until` on) or one of an
+    upcoming-lots dataset forecast with it.
+    """
 
     model = models.ForeignKey(PriceModel, on_delete=models.CASCADE, related_name="forecasts")
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="forecasts")

@@ -10,7 +10,14 @@ from django.db.models import Count, Max, Min, QuerySet
 
 from accounts.models import User
 from core.errors import NotFound
-from insights.models import Forecast, PriceModel, Sale, SalesDataset
+from insights.models import (
+    DatasetPurpose,
+    Forecast,
+    PriceModel,
+    PriceModelState,
+    Sale,
+    SalesDataset,
+)
 from market.schema import SALE_COLUMNS, validate_sales
 
 _COLUMNS = tuple(SALE_COLUMNS)
@@ -76,9 +83,36 @@ def model_get(*, user: User, model_id: int) -> PriceModel:
         raise NotFound(f"You have no price model with id {model_id}.") from None
 
 
-def forecast_list(*, model: PriceModel) -> QuerySet[Forecast]:
-    """A model's forecasts for its held-out lots, by sale date."""
-    return model.forecasts.select_related("sale").order_by("sale__sale_date", "sale_id")
+def forecast_list(*, model: PriceModel, dataset: SalesDataset | None = None) -> QuerySet[Forecast]:
+    """A model's forecasts by sale date: its held-out lots, or the lots of `dataset`."""
+    lots = model.dataset if dataset is None else dataset
+    return (
+        model.forecasts.filter(sale__dataset=lots)
+        .select_related("sale")
+        .order_by("sale__sale_date", "sale_id")
+    )
+
+
+def upcoming_list(*, model: PriceModel) -> QuerySet[SalesDataset]:
+    """The upcoming-lots datasets forecast with this model, newest first, with lot counts."""
+    return (
+        SalesDataset.objects.filter(
+            owner_id=model.owner_id, purpose=DatasetPurpose.UPCOMING, sales__forecasts__model=model
+        )
+        .annotate(forecast_count=Count("sales__forecasts", distinct=True))
+        .order_by("-created_at")
+    )
+
+
+def models_for_lots(*, dataset: SalesDataset) -> dict[str, QuerySet[PriceModel]]:
+    """For an upcoming-lots dataset: the models that forecast it, and the ready ones that could."""
+    models = PriceModel.objects.filter(owner_id=dataset.owner_id).select_related("dataset")
+    return {
+        "used": models.filter(forecasts__sale__dataset=dataset).distinct(),
+        "ready": models.filter(
+            state=PriceModelState.READY, dataset__base_currency=dataset.base_currency
+        ),
+    }
 
 
 FORECAST_COLUMNS = (
@@ -100,8 +134,10 @@ FORECAST_COLUMNS = (
 )
 
 
-def forecast_rows(*, model: PriceModel) -> list[dict[str, Any]]:
-    """A model's forecasts as plain rows (FORECAST_COLUMNS) for CSV and JSON."""
+def forecast_rows(
+    *, model: PriceModel, dataset: SalesDataset | None = None
+) -> list[dict[str, Any]]:
+    """A model's forecasts (held-out lots, or `dataset`'s) as FORECAST_COLUMNS rows."""
     return [
         {
             "sale_id": f.sale_id,
@@ -122,5 +158,5 @@ def forecast_rows(*, model: PriceModel) -> list[dict[str, Any]]:
                 f"{item['factor']} {item['effect']:+.3f}" for item in f.explanation
             ),
         }
-        for f in forecast_list(model=model)
+        for f in forecast_list(model=model, dataset=dataset)
     ]

@@ -21,6 +21,7 @@ class SalesDatasetSerializer(serializers.ModelSerializer[SalesDataset]):
             "id",
             "name",
             "base_currency",
+            "purpose",
             "source_name",
             "sale_count",
             "report",
@@ -41,15 +42,14 @@ class MappingSerializer(serializers.Serializer[None]):
     options = serializers.DictField(required=False, default=dict)
 
 
-class DatasetCreateSerializer(serializers.Serializer[None]):
-    """A multipart import: the export `file`, a `name`, and the `mapping` as JSON text."""
+class ExportSerializer(serializers.Serializer[None]):
+    """A multipart export: the `file`, a `name`, the `mapping` as JSON text, exchange rates."""
 
     name = serializers.CharField(max_length=120)
     file = serializers.FileField()
     mapping = serializers.JSONField(
         help_text='{"columns": {"artist": "Artist", ...}, "defaults": {...}, "options": {...}}'
     )
-    base_currency = serializers.CharField(max_length=3, default="USD")
     rates = serializers.JSONField(
         required=False, default=dict, help_text='Units of base_currency per unit: {"GBP": 1.27}.'
     )
@@ -66,6 +66,41 @@ class DatasetCreateSerializer(serializers.Serializer[None]):
         return dict(serializer.run_validation(value))
 
 
+class DatasetCreateSerializer(ExportSerializer):
+    """A multipart import of past sales, converted to `base_currency`."""
+
+    base_currency = serializers.CharField(max_length=3, default="USD")
+
+
+class LotsForecastSerializer(serializers.Serializer[None]):
+    """Upcoming lots to forecast: an upcoming-lots `dataset` already imported, or an export.
+
+    An export (multipart `file`, `name`, `mapping`, `rates`) is imported in the model's currency.
+    """
+
+    dataset = serializers.IntegerField(required=False, min_value=1)
+    name = serializers.CharField(max_length=120, required=False)
+    file = serializers.FileField(required=False)
+    mapping = serializers.JSONField(required=False)
+    rates = serializers.JSONField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Exactly one of `dataset` or an export (`file`, `name` and `mapping`)."""
+        if "dataset" in attrs:
+            if "file" in attrs:
+                raise serializers.ValidationError("Send a dataset id or a file, not both.")
+            return attrs
+        missing = [key for key in ("file", "name", "mapping") if key not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                f"Send `dataset` (an upcoming-lots dataset id) or a file with its name and "
+                f"mapping; missing: {', '.join(missing)}."
+            )
+        export = ExportSerializer(data={k: attrs[k] for k in ("file", "name", "mapping", "rates")})
+        export.is_valid(raise_exception=True)
+        return dict(export.validated_data)
+
+
 class SaleSerializer(serializers.ModelSerializer[Sale]):
     """One lot."""
 
@@ -79,6 +114,10 @@ class IndexQuerySerializer(serializers.Serializer[None]):
     """Which index: an artist (or all lots), method, frequency, forecast horizon."""
 
     artist = serializers.CharField(required=False, allow_blank=True, default="")
+    segment_column = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="e.g. feature_type or medium"
+    )
+    segment_value = serializers.CharField(required=False, allow_blank=True, default="")
     method = serializers.ChoiceField(choices=list(INDEX_METHODS), default="repeat_sales")
     freq = serializers.ChoiceField(choices=list(INDEX_FREQS), default="Q")
     horizon = serializers.IntegerField(min_value=1, max_value=24, default=4)
@@ -136,7 +175,7 @@ class PriceModelSerializer(serializers.ModelSerializer[PriceModel]):
 
 
 class ForecastSerializer(serializers.Serializer[None]):
-    """One held-out lot's forecast (the CSV's columns)."""
+    """One lot's forecast (the CSV's columns); `actual_price` is empty for an upcoming lot."""
 
     sale_id = serializers.IntegerField()
     artist = serializers.CharField()
@@ -153,3 +192,10 @@ class ForecastSerializer(serializers.Serializer[None]):
     upper = serializers.FloatField()
     inside_interval = serializers.BooleanField(allow_null=True)
     top_factors = serializers.CharField()
+
+
+class LotsForecastResultSerializer(serializers.Serializer[None]):
+    """The upcoming-lots dataset and each lot's forecast."""
+
+    dataset = SalesDatasetSerializer()
+    forecasts = ForecastSerializer(many=True)

@@ -11,6 +11,7 @@ import math
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from core.errors import Forbidden, InvalidInput, NotFound
 from core.progress import ProgressReporter
 from core.services import job_submit
 from insights.models import (
+    DatasetPurpose,
     Forecast,
     PriceModel,
     PriceModelKind,
@@ -48,6 +50,7 @@ from market.importer import (
 from market.indices import (
     IndexResult,
     for_artist,
+    for_segment,
     forecast_index,
     hedonic_index,
     repeat_sales_index,
@@ -63,6 +66,10 @@ SALE_BATCH = 2000
 INDEX_METHODS = ("repeat_sales", "hedonic")
 INDEX_FREQS = {"M": "Monthly", "Q": "Quarterly", "Y": "Yearly"}
 FORECAST_HORIZON = 4
+# Upcoming lots are forecast within the request: a sale catalogue is hundreds of lots.
+MAX_UPCOMING_LOTS = 5000
+# Columns an index can be restricted to (besides text and number feature_* columns).
+SEGMENT_COLUMNS = ("medium", "auction_house", "location", "nationality", "currency")
 _SALE_FIELDS = tuple(SALE_COLUMNS)
 # Field names people write in exports for a canonical field, besides the field's own name.
 _SYNONYMS: Mapping[str, tuple[str, ...]] = {
@@ -135,6 +142,7 @@ class ExportPeek:
 def upload_save(*, owner: User, upload: Upload) -> StoredUpload:
     """Keep an uploaded export (CSV or .xlsx) until it is imported; checks that it can be read."""
     _require_analyst(owner)
+    uploads_sweep()
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
         raise InvalidInput(
             f"The file is {upload.size / 2**20:.1f} MiB; at most {MAX_UPLOAD_BYTES // 2**20} MiB."
@@ -169,6 +177,26 @@ def upload_get(*, owner: User, token: str) -> StoredUpload:
 def upload_discard(*, upload: StoredUpload) -> None:
     """Forget an uploaded export (after its import)."""
     shutil.rmtree(upload.path.parent, ignore_errors=True)
+
+
+def uploads_sweep(*, older_than: float | None = None) -> int:
+    """Delete uploads left in the mapping step for longer than INSIGHTS_UPLOAD_TTL_SECONDS.
+
+    Runs on every new upload (and as `manage.py insights_sweep_uploads`); returns how many
+    uploads it removed.
+    """
+    ttl = settings.INSIGHTS_UPLOAD_TTL_SECONDS if older_than is None else older_than
+    cutoff = time.time() - ttl
+    removed = 0
+    for folder in insights_root().glob("uploads/*/*"):
+        try:
+            stale = folder.is_dir() and folder.stat().st_mtime < cutoff
+        except OSError:  # removed by a concurrent sweep
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _upload_folder(owner: User, token: str) -> Path:
@@ -304,6 +332,7 @@ def import_commit(
     base_currency: str = "USD",
     rates: Mapping[str, float] | None = None,
     source_name: str = "",
+    purpose: str = DatasetPurpose.HISTORY,
 ) -> SalesDataset:
     """Import every row of the export as a new dataset, or nothing (InvalidInput lists why)."""
     _require_analyst(owner)
@@ -320,6 +349,7 @@ def import_commit(
         base_currency=base_currency.strip().upper(),
         source_name=source_name or path.name,
         report=report,
+        purpose=purpose,
     )
 
 
@@ -332,9 +362,12 @@ def dataset_create(
     base_currency: str,
     source_name: str = "",
     report: dict[str, Any] | None = None,
+    purpose: str = DatasetPurpose.HISTORY,
 ) -> SalesDataset:
     """Store a canonical sales table (market.schema) as a dataset of Sale rows."""
     _require_analyst(owner)
+    if purpose not in DatasetPurpose.values:
+        raise InvalidInput(f"Unknown dataset purpose {purpose!r}; choose history or upcoming.")
     name = name.strip()
     if not name:
         raise InvalidInput("Give the dataset a name.")
@@ -352,6 +385,7 @@ def dataset_create(
         source_name=source_name[:255],
         report=report or {},
         feature_kinds=kinds,
+        purpose=purpose,
     )
     lines = sales.index if sales.index.name == "line" else [None] * len(sales)
     batch: list[Sale] = []
@@ -584,6 +618,89 @@ def forecasts_for(*, model: PriceModel, sales: pd.DataFrame) -> pd.DataFrame:
         raise _invalid(error) from error
 
 
+@transaction.atomic
+def upcoming_import(
+    *,
+    owner: User,
+    model: PriceModel,
+    name: str,
+    path: Path,
+    mapping: ColumnMapping,
+    rates: Mapping[str, float] | None = None,
+    source_name: str = "",
+) -> SalesDataset:
+    """Import an upcoming sale's lots and forecast each with `model`: all of it or nothing.
+
+    Amounts are converted to the model's currency (its dataset's), so estimates and forecasts
+    read side by side.
+    """
+    _require_ready(owner, model)
+    dataset = import_commit(
+        owner=owner,
+        name=name,
+        path=path,
+        mapping=mapping,
+        base_currency=model.dataset.base_currency,
+        rates=rates,
+        source_name=source_name,
+        purpose=DatasetPurpose.UPCOMING,
+    )
+    upcoming_forecast(owner=owner, model=model, dataset=dataset)
+    return dataset
+
+
+@transaction.atomic
+def upcoming_forecast(*, owner: User, model: PriceModel, dataset: SalesDataset) -> int:
+    """Forecast every lot of an upcoming-lots dataset with `model` (replacing its earlier ones)."""
+    _require_ready(owner, model)
+    if dataset.owner_id != owner.pk:
+        raise NotFound(f"You have no sales dataset with id {dataset.pk}.")
+    if dataset.purpose != DatasetPurpose.UPCOMING:
+        raise InvalidInput(
+            f"{dataset.name!r} holds past sales; fit a model on it, or import the lots to "
+            "forecast as upcoming lots."
+        )
+    currency = model.dataset.base_currency
+    if dataset.base_currency != currency:
+        raise InvalidInput(
+            f"The lots are priced in {dataset.base_currency} and the model in {currency}; "
+            f"import the lots again in {currency}."
+        )
+    lots = dataset.sales.count()
+    if lots > MAX_UPCOMING_LOTS:
+        raise InvalidInput(
+            f"{lots} lots is more than {MAX_UPCOMING_LOTS} forecast at once; split the file."
+        )
+    sales = sales_frame(dataset=dataset)
+    predictions = forecasts_for(model=model, sales=sales)
+    Forecast.objects.filter(model=model, sale__dataset=dataset).delete()
+    Forecast.objects.bulk_create(
+        [
+            Forecast(
+                model=model,
+                sale_id=int(sale_id),
+                predicted_price=row.predicted_price,
+                lower=row.lower,
+                upper=row.upper,
+                explanation=row.explanation,
+            )
+            for sale_id, row in predictions.iterrows()
+        ],
+        batch_size=SALE_BATCH,
+    )
+    return len(predictions)
+
+
+def _require_ready(owner: User, model: PriceModel) -> None:
+    _require_analyst(owner)
+    if model.owner_id != owner.pk:
+        raise NotFound(f"You have no price model with id {model.pk}.")
+    if model.state != PriceModelState.READY:
+        raise InvalidInput(
+            f"Model {model.pk} is {model.get_state_display().lower()}; forecast with a ready model."
+        )
+
+
 def _predictions(fitted: Any, sales: pd.DataFrame, *, online: bool) -> pd.DataFrame:
     """Price, interval and top factors per lot, indexed like `sales`.
 
@@ -637,21 +754,29 @@ def index_for(
     *,
     dataset: SalesDataset,
     artist: str | None,
+    segment: tuple[str, str] | None = None,
     method: str = "repeat_sales",
     freq: str = "Q",
     horizon: int = FORECAST_HORIZON,
 ) -> IndexView:
-    """A price index of the dataset (or one artist's lots) with a forecast `horizon` ahead."""
+    """A price index of the dataset's lots with a forecast `horizon` ahead.
+
+    `artist` keeps one artist's lots; `segment` (column, value) keeps the lots whose column holds
+    the value, e.g. ("feature_type", "Alien") or ("medium", "oil on canvas").
+    """
     if method not in INDEX_METHODS:
         raise InvalidInput(f"Unknown index method {method!r}; choose repeat_sales or hedonic.")
     if freq not in INDEX_FREQS:
         raise InvalidInput(f"Unknown frequency {freq!r}; choose M, Q or Y.")
     if not 1 <= horizon <= 24:
         raise InvalidInput(f"horizon={horizon}: choose 1 to 24 periods.")
+    where = _segment_where(dataset, segment) if segment else None
     sales = sales_frame(dataset=dataset)
     try:
         if artist:
             sales = for_artist(sales, artist)
+        if where:
+            sales = for_segment(sales, where)
         if method == "hedonic":
             result = hedonic_index(sales, freq=freq)
         else:
@@ -663,5 +788,39 @@ def index_for(
         note = ""
     except MarketError as error:
         forecast, note = None, f"No forecast: {error}"
-    subject = f"artist {artist}" if artist else f"all lots of {dataset.name}"
+    parts = [f"artist {artist}"] if artist else []
+    if segment:
+        parts.append(f"{segment_label(segment[0])} = {segment[1]}")
+    subject = ", ".join(parts) or f"all lots of {dataset.name}"
     return IndexView(result=result, forecast=forecast, forecast_note=note, subject=subject)
+
+
+def segment_columns(*, dataset: SalesDataset) -> dict[str, str]:
+    """Columns an index of this dataset can be restricted to: column -> label."""
+    columns = {column: segment_label(column) for column in SEGMENT_COLUMNS}
+    columns.update({column: segment_label(column) for column in sorted(dataset.feature_kinds)})
+    return columns
+
+
+def segment_label(column: str) -> str:
+    """How a segment column reads on a page: `feature_type` -> `type`."""
+    return column.removeprefix("feature_").replace("_", " ")
+
+
+def _segment_where(dataset: SalesDataset, segment: tuple[str, str]) -> dict[str, object]:
+    column, value = segment[0], segment[1].strip()
+    choices = segment_columns(dataset=dataset)
+    if column not in choices:
+        raise InvalidInput(
+            f"Cannot segment by {column!r}; choose one of: {', '.join(sorted(choices))}."
+        )
+    if not value:
+        raise InvalidInput(f"Give the value of {segment_label(column)} to keep.")
+    if dataset.feature_kinds.get(column) != "number":
+        return {column: value}
+    try:
+        return {column: float(value)}
+    except ValueError:
+        raise InvalidInput(
+            f"{segment_label(column)} is a number in this dataset; {value!r} is not one."
+        ) from None

@@ -14,4 +14,7 @@ urlpatterns = [
     path("datasets/<int:dataset_id>/fit/", views.model_new, name="model-new"),
     path("models/<int:model_id>/", views.model_detail, name="model"),
     path("models/<int:model_id>/forecasts.csv", views.forecasts_csv, name="forecasts-csv"),
+    path("models/<int:model_id>/lots/", views.lots_upload, name="lots-upload"),
+    path("models/<int:model_id>/lots/<int:dataset_id>/", views.lots_detail, name="lots"),
+    path("datasets/<int:dataset_id>/forecast/", views.lots_forecast, name="lots-forecast"),
 ]

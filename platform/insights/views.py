@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,7 +18,15 @@ from accounts.http import role_required, signed_in
 from accounts.models import Role
 from core.errors import InvalidInput
 from insights.charts import index_chart
-from insights.forms import FitForm, IndexForm, MappingForm, UploadForm
+from insights.forms import (
+    FitForm,
+    ForecastWithForm,
+    IndexForm,
+    LotsUploadForm,
+    MappingForm,
+    UploadForm,
+)
+from insights.models import DatasetPurpose, PriceModel
 from insights.selectors import (
     FORECAST_COLUMNS,
     dataset_get,
@@ -27,6 +36,8 @@ from insights.selectors import (
     forecast_rows,
     model_get,
     model_list,
+    models_for_lots,
+    upcoming_list,
 )
 from insights.services import (
     export_peek,
@@ -37,6 +48,9 @@ from insights.services import (
     mapping_guess,
     model_fit_request,
     rates_parse,
+    segment_columns,
+    upcoming_forecast,
+    upcoming_import,
     upload_discard,
     upload_get,
     upload_save,
@@ -79,9 +93,13 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
     """Steps 2 and 3: map the columns, check the report, fix and check again, then import."""
     user = signed_in(request)
     upload = upload_get(owner=user, token=token)
+    # Upcoming lots to forecast with this model (from its page), else past sales.
+    for_model = _model_param(request, user)
     peek = export_peek(path=upload.path)
     initial = {f"col_{field}": header for field, header in mapping_guess(peek.headers).items()}
     initial["name"] = Path(upload.name).stem.replace("_", " ")[:120]
+    if for_model is not None:
+        initial["base_currency"] = for_model.dataset.base_currency
     form = MappingForm(request.POST or None, headers=peek.headers, initial=initial)
     report: dict[str, Any] | None = None
     rejected = False
@@ -90,6 +108,19 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
             mapping = mapping_build(**form.mapping_values())
             rates = rates_parse(form.cleaned_data["rates"])
             base = form.cleaned_data["base_currency"].strip().upper()
+            if request.POST.get("action") == "import" and for_model is not None:
+                dataset = upcoming_import(
+                    owner=user,
+                    model=for_model,
+                    name=form.cleaned_data["name"],
+                    path=upload.path,
+                    mapping=mapping,
+                    rates=rates,
+                    source_name=upload.name,
+                )
+                upload_discard(upload=upload)
+                messages.success(request, f"Forecast {dataset.sales.count()} lots.")
+                return redirect("insights:lots", model_id=for_model.pk, dataset_id=dataset.pk)
             if request.POST.get("action") == "import":
                 dataset = import_commit(
                     owner=user,
@@ -112,9 +143,26 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
                 report = {"problems": error.details["problems"], "message": error.message}
             else:
                 form.add_error(None, error.message)
-    context = {"form": form, "peek": peek, "upload": upload, "report": report, "rejected": rejected}
+    context = {
+        "form": form,
+        "peek": peek,
+        "upload": upload,
+        "report": report,
+        "rejected": rejected,
+        "for_model": for_model,
+    }
     failed = request.method == "POST" and (not form.is_valid() or rejected)
     return render(request, "insights/import_map.html", context, status=400 if failed else 200)
+
+
+def _model_param(request: HttpRequest, user: Any) -> PriceModel | None:
+    """The model named by `?model=` (the mapping step of upcoming lots), or None."""
+    value = request.GET.get("model", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"model={value!r} is not a model id.")
+    return model_get(user=user, model_id=int(value))
 
 
 @analyst_only
@@ -123,17 +171,17 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """A dataset: counts, artists, an index chart with its forecast, and the fit form."""
     user = signed_in(request)
     dataset = dataset_get(user=user, dataset_id=dataset_id)
-    form = IndexForm(request.GET or None)
-    choice = (
-        form.cleaned_data
-        if form.is_valid()
-        else {"artist": "", "method": "repeat_sales", "freq": "Q"}
-    )
+    if dataset.purpose == DatasetPurpose.UPCOMING:
+        return _upcoming_detail(request, dataset)
+    form = IndexForm(request.GET or None, segments=segment_columns(dataset=dataset))
+    valid = form.is_valid()
+    choice = form.cleaned_data if valid else {"artist": "", "method": "repeat_sales", "freq": "Q"}
     chart, view, index_error = "", None, ""
     try:
         view = index_for(
             dataset=dataset,
             artist=choice["artist"].strip() or None,
+            segment=form.segment() if valid else None,
             method=choice["method"],
             freq=choice["freq"],
         )
@@ -158,6 +206,78 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
         "last": last,
     }
     return render(request, "insights/dataset_detail.html", context)
+
+
+def _upcoming_detail(request: HttpRequest, dataset: Any) -> HttpResponse:
+    """An upcoming-lots dataset: its lots, the models that forecast it, and one more."""
+    models = models_for_lots(dataset=dataset)
+    context = {
+        "dataset": dataset,
+        "summary": dataset_summary(dataset=dataset),
+        "used": models["used"],
+        "form": ForecastWithForm(models=models["ready"]),
+        "has_ready": models["ready"].exists(),
+    }
+    return render(request, "insights/dataset_upcoming.html", context)
+
+
+@analyst_only
+@require_POST
+def lots_forecast(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """Forecast an upcoming-lots dataset with a chosen ready model."""
+    user = signed_in(request)
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    form = ForecastWithForm(request.POST, models=models_for_lots(dataset=dataset)["ready"])
+    if form.is_valid():
+        model = form.cleaned_data["model"]
+        try:
+            count = upcoming_forecast(owner=user, model=model, dataset=dataset)
+        except InvalidInput as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Forecast {count} lots.")
+            return redirect("insights:lots", model_id=model.pk, dataset_id=dataset.pk)
+    else:
+        messages.error(request, "Choose one of your ready models.")
+    return redirect("insights:dataset", dataset_id=dataset.pk)
+
+
+@analyst_only
+@require_POST
+def lots_upload(request: HttpRequest, model_id: int) -> HttpResponse:
+    """Upload an upcoming sale's lots to forecast with this model; mapped on the next page."""
+    user = signed_in(request)
+    model = model_get(user=user, model_id=model_id)
+    form = LotsUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            upload = upload_save(owner=user, upload=form.cleaned_data["file"])
+        except InvalidInput as error:
+            messages.error(request, error.message)
+        else:
+            target = reverse("insights:import-map", kwargs={"token": upload.token})
+            return redirect(f"{target}?model={model.pk}")
+    else:
+        messages.error(request, "Choose the file of lots to forecast.")
+    return redirect("insights:model", model_id=model.pk)
+
+
+@analyst_only
+@require_GET
+def lots_detail(request: HttpRequest, model_id: int, dataset_id: int) -> HttpResponse:
+    """A model's forecasts for the lots of an upcoming sale: price, interval, top factors."""
+    user = signed_in(request)
+    model = model_get(user=user, model_id=model_id)
+    dataset = dataset_get(user=user, dataset_id=dataset_id)
+    forecasts = forecast_list(model=model, dataset=dataset)
+    context = {
+        "model": model,
+        "dataset": dataset,
+        "forecasts": forecasts[:SHOWN_FORECASTS],
+        "forecast_count": forecasts.count(),
+        "shown": SHOWN_FORECASTS,
+    }
+    return render(request, "insights/lots_detail.html", context)
 
 
 def _default_split(summary: dict[str, Any]) -> Any:
@@ -226,8 +346,10 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
         "backtest_estimate": [r for r in rows if r["subset"] == "with_estimate"],
         "attrs": model.backtest.get("attrs", {}),
         "forecasts": forecast_list(model=model)[:SHOWN_FORECASTS],
-        "forecast_count": model.forecasts.count(),
+        "forecast_count": forecast_list(model=model).count(),
         "shown": SHOWN_FORECASTS,
+        "upcoming": upcoming_list(model=model),
+        "lots_form": LotsUploadForm(),
     }
     return render(request, "insights/model_detail.html", context)
 
@@ -235,9 +357,14 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
 @analyst_only
 @require_GET
 def forecasts_csv(request: HttpRequest, model_id: int) -> HttpResponse:
-    """Every held-out lot's forecast as CSV."""
-    model = model_get(user=signed_in(request), model_id=model_id)
-    return forecasts_csv_response(model.pk, forecast_rows(model=model))
+    """Every held-out lot's forecast as CSV (`?dataset=ID`: the lots of an upcoming sale)."""
+    user = signed_in(request)
+    model = model_get(user=user, model_id=model_id)
+    value = request.GET.get("dataset", "")
+    if value and not value.isdigit():
+        raise InvalidInput(f"dataset={value!r} is not a dataset id.")
+    dataset = dataset_get(user=user, dataset_id=int(value)) if value else None
+    return forecasts_csv_response(model.pk, forecast_rows(model=model, dataset=dataset))
 
 
 def forecasts_csv_response(model_id: int, rows: list[dict[str, Any]]) -> HttpResponse:

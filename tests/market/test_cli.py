@@ -274,6 +274,30 @@ def test_index_prints_bands_and_a_forecast_for_cryptopunks(punks: Path) -> None:
     assert "2023Q1" in out
 
 
+def test_index_of_a_segment_keeps_only_its_lots(punks: Path) -> None:
+    result = market(
+        "index", punks, "--segment", "feature_gender=female", "--method", "hedonic",
+        "--freq", "Y", "--forecast", "0",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    heading = result.stdout.splitlines()[0]
+    assert heading.startswith("hedonic index for feature_gender=female (freq Y, 100 = 2017)")
+    females = load_sales(punks)["feature_gender"].eq("Female").sum()
+    assert heading.endswith(f"from {females} sales")
+
+
+def test_a_segment_too_small_or_malformed_is_refused(punks: Path) -> None:
+    aliens = market("index", punks, "--segment", "feature_type=Alien")
+    message = assert_one_line_error(aliens, 1)
+    assert "segment feature_type='Alien' has 2 sales" in message
+    flag = market("index", punks, "--segment", "feature_attr_earring=yes")
+    assert "feature_attr_earring holds numbers; 'yes' is not one" in assert_one_line_error(flag, 1)
+    malformed = market("index", punks, "--segment", "feature_type")
+    assert malformed.returncode == 2
+    assert "is not COLUMN=VALUE" in malformed.stderr
+
+
 def test_unknown_artist_gets_suggestions(imported: Path) -> None:
     result = market("index", imported, "--artist", "Claude Monnet")
 

@@ -172,6 +172,20 @@ def test_feature_builder_names_missing_required_columns() -> None:
     assert caught.value.columns == ("artist", "sale_date")
 
 
+def test_feature_builder_refuses_lots_without_a_trait_it_learned_from(train: pd.DataFrame) -> None:
+    sales = train.head(200).assign(
+        feature_edition=np.arange(200, dtype=np.float64),
+        feature_colour=pd.Series(["red", "blue"] * 100, dtype="string", index=train.index[:200]),
+    )
+    builder = FeatureBuilder(min_category_count=1).fit(sales)
+
+    with pytest.raises(MissingColumns, match="lack feature_edition, feature_colour") as caught:
+        builder.transform(sales.drop(columns=["feature_edition", "feature_colour"]))
+
+    assert caught.value.columns == ("feature_edition", "feature_colour")
+    assert len(builder.transform(sales)) == 200
+
+
 # --- accuracy and explanations ---------------------------------------------------------------
 
 
