@@ -136,3 +136,25 @@ def test_an_analyst_imports_a_messy_export_draws_an_index_fits_and_downloads_for
     assert answer.headers["content-type"].startswith("text/csv")
     header = next(csv.reader(io.StringIO(answer.text())))
     assert {"predicted_price", "lower", "upper"} <= set(header)
+
+    # An upcoming sale's catalogue (no prices), mapped like past sales, forecast lot by lot.
+    catalogue = tmp_path / "spring_sale.csv"
+    catalogue.write_text(
+        "Artist,Title,Date of sale,Estimate,Size,Medium,Lot\n"
+        'Zao Wou-Ki,Spring 1,03/05/2022,"900,000 - 1,300,000",100 x 81 cm,oil on canvas,1\n'
+        'Chu Teh-Chun,Spring 2,03/05/2022,"300,000 - 450,000",50 x 40 cm,ink on paper,2\n',
+        encoding="utf-8",
+    )
+    page.get_by_label("Upcoming lots").set_input_files(catalogue)
+    page.get_by_role("button", name="Upload and map the lots").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Map the columns of spring_sale.csv")
+    expect(page.get_by_label("Base currency")).to_have_value("HKD")
+    page.get_by_label("Default currency").fill("HKD")
+    page.get_by_label("Day first (12/05/2021 is 12 May)").check()
+    page.get_by_role("button", name="Import and forecast every lot").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Forecasts for spring sale")
+    expect(page.get_by_role("status")).to_contain_text("Forecast 2 lots.")
+    lots = page.locator("table.forecasts tbody tr")
+    expect(lots).to_have_count(2)
+    expect(lots.first).to_contain_text("2022-05-03")
+    expect(lots.first).to_contain_text(re.compile(r"900000\.00 \W 1300000\.00"))
