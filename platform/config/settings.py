@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "studio",
     "registry",
     "insights",
+    "authenticity",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,14 @@ WALLET_KEYSTORE_SCRYPT_N = env.integer(
 )
 # How long an artist has to mint a certificate after signing it.
 CERTIFICATE_VALID_DAYS = env.integer("CERTIFICATE_VALID_DAYS", default=30, minimum=1, maximum=3650)
+
+# --- authenticity --------------------------------------------------------------------------------
+
+# Verifications a minute: anyone (per address, keyed hash) and a signed-in person.
+VERIFY_PER_MINUTE_ANON = env.integer("VERIFY_PER_MINUTE_ANON", default=20, minimum=1, maximum=10**6)
+VERIFY_PER_MINUTE_USER = env.integer(
+    "VERIFY_PER_MINUTE_USER", default=120, minimum=1, maximum=10**6
+)
 
 # --- insights ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ api_v1 = [
     path("studio/", include("studio.api_urls")),
     path("registry/", include("registry.api_urls")),
     path("insights/", include("insights.api_urls")),
+    path("", include("authenticity.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("studio/", include("studio.urls")),
     path("registry/", include("registry.urls")),
     path("insights/", include("insights.urls")),
+    path("verify/", include("authenticity.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

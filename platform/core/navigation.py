@@ -32,6 +32,8 @@ HOME_LABELS = {
 ITEMS = (
     NavItem("Registry", "registry:index", frozenset({Role.ARTIST})),
     NavItem("Insights", "insights:index", frozenset({Role.ANALYST, Role.STAFF})),
+    NavItem("Verify", "authenticity:verify", frozenset({Role.GALLERY, Role.STAFF})),
+    NavItem("Verifications", "authenticity:log", frozenset({Role.GALLERY, Role.STAFF})),
     NavItem("Jobs", "core:job-list"),
     NavItem("API tokens", "accounts:tokens"),
     NavItem("API docs", "api-docs"),

@@ -39,7 +39,8 @@ def _thumbnail(image: bytes, size: int = 600) -> Image.Image | None:
     return picture
 
 
-def _latin1(text: Any) -> str:
+def latin1(text: Any) -> str:
+    """Text in the PDF fonts' Latin-1, with stand-ins for common characters outside it."""
     return str(text).translate(_LATIN1_STAND_INS).encode("latin-1", "replace").decode("latin-1")
 
 
@@ -57,6 +58,7 @@ def report_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
             ("Training steps", str(lineage["steps"])),
             ("Seed", str(lineage["seed"])),
             ("Truncation", f"{lineage['truncation']:g}"),
+            ("Memorization check", lineage["memorization"]["summary"]),
         ]
     else:
         lines.append(("Lineage", lineage["summary"]))
@@ -82,12 +84,12 @@ def report_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
 def certificate_pdf(report: dict[str, Any], *, image: bytes, url: str) -> bytes:
     """A one-page PDF: title, thumbnail, the report's fields and a QR code of the public page."""
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(report["title"]))
-    pdf.set_author(_latin1(report["signer"]["address"]))
+    pdf.set_title(latin1(report["title"]))
+    pdf.set_author(latin1(report["signer"]["address"]))
     pdf.set_creator("Atelier")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.multi_cell(0, 9, _latin1(report["title"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 9, latin1(report["title"]), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     pdf.multi_cell(0, 6, "Certificate of authorship", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
@@ -107,11 +109,11 @@ def certificate_pdf(report: dict[str, Any], *, image: bytes, url: str) -> bytes:
     pdf.set_xy(pdf.l_margin, top + 75)
     for label, value in report_lines(report):
         pdf.set_font("Helvetica", "B", 9)
-        pdf.multi_cell(0, 5, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, latin1(label), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Courier" if value.startswith("0x") else "Helvetica", "", 9)
-        pdf.multi_cell(0, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
     pdf.ln(2)
     pdf.set_font("Helvetica", "", 8)
-    pdf.multi_cell(0, 4, _latin1(f"Check it online: {url}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4, latin1(f"Check it online: {url}"), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -8,6 +8,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
+from studio.services import work_memorization
 
 from accounts.models import User
 from core.errors import NotFound, Unavailable
@@ -109,6 +110,7 @@ def _lineage(certificate: Certificate) -> dict[str, Any]:
         "steps": model.card.get("step") or run.step,
         "seed": work.seed,
         "truncation": work.truncation,
+        "memorization": work_memorization(work),
     }
 
 

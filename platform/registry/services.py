@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from studio.models import Work
+from studio.services import work_memorization
 
 from accounts.models import Role, User
 from core.errors import Conflict, Forbidden, InvalidInput, Unavailable
@@ -206,6 +207,15 @@ def certificate_prepare(
     if work is not None:
         if work.owner_id != owner.pk:
             raise Forbidden("You can certify only your own works.")
+        memorization = work_memorization(work)
+        if memorization.get("near_copy"):
+            raise InvalidInput(
+                f"This work is a near-copy of the training image {memorization['nearest']!r}: "
+                f"{memorization['distance']} of {memorization['bits']} hash bits apart, at or "
+                f"under the {memorization['threshold']} at which two files count as one image. "
+                "A certificate would claim the training image as generated; choose another seed.",
+                details={"memorization": memorization},
+            )
         with work.image.open("rb") as stored:
             data = stored.read()
         generation, lineage_or_none = _generation(work)

@@ -118,6 +118,12 @@ class Work(models.Model):
     truncation = models.FloatField(default=1.0)
     image = models.FileField(upload_to="studio/works/")
     sha256 = models.CharField(max_length=64)
+    mark = models.CharField(
+        max_length=12,
+        blank=True,
+        db_index=True,
+        help_text="The invisible watermark's 48-bit payload (hex); empty when too small to carry.",
+    )
     is_favourite = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

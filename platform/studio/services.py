@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import secrets
@@ -14,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from PIL import Image
 
 from accounts.models import Role, User
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -45,6 +49,8 @@ from gan.generate import (
 )
 from gan.metrics import InceptionFeatures, TrainingEvaluator
 from gan.train import MIN_IMAGES, Progress, train
+from provenance.matching import PDQ_BITS, MatcherConfig, hamming_distances, pdq256
+from provenance.watermark import MIN_EMBED_SIDE, PAYLOAD_BYTES, embed
 from studio.models import Dataset, DatasetState, GanModel, TrainingRun, Work, WorkKind
 
 logger = logging.getLogger(__name__)
@@ -372,7 +378,7 @@ def run_train(*, run_id: int, progress: ProgressReporter) -> dict[str, Any]:
     except GanError as error:
         raise InvalidInput(str(error)) from error
     assert result.card is not None  # a single process is rank 0
-    model, _ = GanModel.objects.get_or_create(
+    model, created = GanModel.objects.get_or_create(
         run=run,
         defaults={
             "owner": run.owner,
@@ -380,6 +386,10 @@ def run_train(*, run_id: int, progress: ProgressReporter) -> dict[str, Any]:
             "card": result.card.to_dict(),
         },
     )
+    if created:  # a new generator: the attribution model learns to tell its works apart
+        from authenticity.attribution import attributor_train_request
+
+        attributor_train_request()
     TrainingRun.objects.filter(pk=run.pk).update(step=result.card.step)
     if run.works_on_finish:
         progress.update(0.96, f"Generating {run.works_on_finish} works.", force=True)
@@ -445,14 +455,33 @@ def interpolation_request(
 
 
 def works_generate(*, model: GanModel, seeds: Sequence[int], truncation: float) -> list[Work]:
-    """Generate and store one work per seed (seeds already generated are returned as they are)."""
+    """Generate and store one work per seed (seeds already generated are returned as they are).
+
+    One seed at a time: a batch may round differently from a single image (kernels are chosen
+    by batch size), and a work's bytes must depend only on its model, seed and truncation, so
+    the re-render proof can make them again byte for byte.
+    """
+    generator, card = load_generator(run_folder(model.run), _device())
+    works = []
+    for seed in seeds:
+        latents = latents_for_seeds([seed], card.config.model.latent_dim, _device())
+        image = generate(generator, latents, truncation=truncation)[0]
+        works.append(
+            _store_work(
+                model, png_bytes(image), kind=WorkKind.IMAGE, seed=seed, truncation=truncation
+            )
+        )
+    return works
+
+
+def model_samples(
+    *, model: GanModel, seeds: Sequence[int], truncation: float = 0.8
+) -> list[npt.NDArray[np.uint8]]:
+    """Images of the generator for `seeds`, not stored: uint8 (H, W, 3) each (for attribution)."""
     generator, card = load_generator(run_folder(model.run), _device())
     latents = latents_for_seeds(seeds, card.config.model.latent_dim, _device())
-    images = generate(generator, latents, truncation=truncation)
-    return [
-        _store_work(model, png_bytes(image), kind=WorkKind.IMAGE, seed=seed, truncation=truncation)
-        for seed, image in zip(seeds, images, strict=True)
-    ]
+    images = generate(generator, latents, truncation=truncation)  # (N, 3, R, R) uint8
+    return list(images.permute(0, 2, 3, 1).cpu().numpy())
 
 
 def interpolation_generate(
@@ -472,6 +501,40 @@ def interpolation_generate(
         frames=frames,
         truncation=truncation,
     )
+
+
+def work_rerender(work: Work) -> bytes:
+    """The work made again from its model, seed(s) and truncation, marked as it was stored.
+
+    The re-render proof compares these bytes with the stored ones: the same device gives the
+    same bytes; another device may differ by rounding (the proof reports by how much).
+    """
+    model = work.model
+    generator, card = load_generator(run_folder(model.run), _device())
+    latent_dim = card.config.model.latent_dim
+    if work.kind == WorkKind.INTERPOLATION and work.seed_end is not None:
+        ends = latents_for_seeds([work.seed, work.seed_end], latent_dim, torch.device("cpu"))
+        latents = interpolation_latents(ends[0], ends[1], work.frames)
+        images = generate(generator, latents.to(_device()), truncation=work.truncation)
+        data = png_bytes(grid(images, columns=work.frames))
+    else:
+        latents = latents_for_seeds([work.seed], latent_dim, _device())
+        data = png_bytes(generate(generator, latents, truncation=work.truncation)[0])
+    mark = work_mark(
+        model,
+        kind=work.kind,
+        seed=work.seed,
+        truncation=work.truncation,
+        seed_end=work.seed_end,
+        frames=work.frames,
+    )
+    return _watermarked(data, mark)[0]
+
+
+def device_name() -> str:
+    """What this worker computes on, for reports ("cpu", or the GPU's name)."""
+    device = _device()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def _device() -> torch.device:
@@ -500,7 +563,16 @@ def _store_work(
     existing = Work.objects.filter(**key).first()
     if existing is not None:
         return existing
-    work = Work(owner=model.owner, sha256=hashlib.sha256(data).hexdigest(), **key)
+    mark = work_mark(
+        model, kind=kind, seed=seed, truncation=truncation, seed_end=seed_end, frames=frames
+    )
+    data, carried = _watermarked(data, mark)
+    work = Work(
+        owner=model.owner,
+        sha256=hashlib.sha256(data).hexdigest(),
+        mark=f"{mark:012x}" if carried else "",
+        **key,
+    )
     work.image.save(
         f"{model.pk}/{kind}-{seed}-{seed_end or seed}-{frames}-{truncation:g}.png",
         ContentFile(data),
@@ -513,6 +585,90 @@ def _store_work(
         work.image.delete(save=False)
         return Work.objects.get(**key)
     return work
+
+
+def work_mark(
+    model: GanModel,
+    *,
+    kind: str,
+    seed: int,
+    truncation: float,
+    seed_end: int | None = None,
+    frames: int = 1,
+) -> int:
+    """The watermark payload of a work: 48 bits of a hash of what fixes its pixels.
+
+    Derived rather than random, so re-rendering the work from its model and seed gives the same
+    marked bytes (the re-render proof compares them).
+    """
+    what = f"{model.weights_sha256}|{kind}|{seed}|{seed_end}|{frames}|{truncation!r}"
+    digest = hashlib.sha256(b"atelier-work-mark|" + what.encode()).digest()
+    return int.from_bytes(digest[:PAYLOAD_BYTES], "big")
+
+
+def _watermarked(data: bytes, mark: int) -> tuple[bytes, bool]:
+    """PNG bytes carrying the mark, and whether they do (images under 128 px cannot)."""
+    with Image.open(io.BytesIO(data)) as decoded:
+        image = decoded.convert("RGB")
+    if min(image.size) < MIN_EMBED_SIDE:
+        return data, False
+    buffer = io.BytesIO()
+    embed(image, mark).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue(), True
+
+
+def work_memorization(work: Work) -> dict[str, Any]:
+    """How close a generated work is to its nearest training image (PDQ-style hash, 256 bits).
+
+    A generator that memorised its portfolio hands back near-copies; at or under the matcher's
+    threshold (the distance at which the registry calls two files one image) the work counts
+    as a copy of that training image, and is not certified.
+    """
+    dataset = work.model.run.dataset
+    names, codes = _training_codes(dataset)
+    with work.image.open("rb") as stored, Image.open(stored) as image:
+        frames = max(work.frames, 1)
+        side = image.width // frames  # a strip is judged by its first frame
+        first = image.convert("RGB").crop((0, 0, side, image.height))
+    distances = hamming_distances(codes, pdq256(first)) if len(codes) else np.empty(0)
+    if not len(distances):
+        return {"checked": False, "summary": "the training images are not available"}
+    nearest = int(distances.argmin())
+    distance, threshold = int(distances[nearest]), MatcherConfig().hash_threshold
+    return {
+        "checked": True,
+        "nearest": names[nearest],
+        "distance": distance,
+        "threshold": threshold,
+        "bits": PDQ_BITS,
+        "near_copy": distance <= threshold,
+        "summary": (
+            f"nearest training image {names[nearest]!r} is {distance} of {PDQ_BITS} bits away "
+            f"({'a near-copy' if distance <= threshold else 'not a copy'}: the registry "
+            f"treats {threshold} or fewer as the same image)"
+        ),
+    }
+
+
+def _training_codes(dataset: Dataset) -> tuple[tuple[str, ...], npt.NDArray[np.uint64]]:
+    """The names and PDQ-style codes of a dataset's prepared images, cached beside them."""
+    folder = dataset_folder(dataset) / "prepared"
+    cache = folder / f"pdq256-{dataset.manifest_hash[:16]}.npz"
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            return tuple(str(n) for n in stored["names"]), stored["codes"].astype(np.uint64)
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        prepared = load_prepared(folder)
+    except GanError:
+        return (), np.empty((0, PDQ_BITS // 64), dtype=np.uint64)
+    pixels = prepared.images.permute(0, 2, 3, 1).numpy()  # (N, R, R, 3) uint8
+    codes = np.stack([pdq256(Image.fromarray(image)) for image in pixels])
+    partial = cache.with_name(f".{cache.name}.partial.npz")
+    np.savez(partial, names=np.array(prepared.names), codes=codes)
+    partial.replace(cache)
+    return prepared.names, codes
 
 
 @transaction.atomic

@@ -60,8 +60,25 @@ def _sign_in(page: Page, base_url: str, user: User) -> None:
 NAVIGATION = {
     Role.ARTIST: ["Studio", "Registry", "Jobs", "API tokens", "API docs"],
     Role.ANALYST: ["Market", "Insights", "Jobs", "API tokens", "API docs"],
-    Role.GALLERY: ["Authenticity desk", "Jobs", "API tokens", "API docs"],
-    Role.STAFF: ["Operations", "Insights", "Jobs", "API tokens", "API docs", "Health", "Admin"],
+    Role.GALLERY: [
+        "Authenticity desk",
+        "Verify",
+        "Verifications",
+        "Jobs",
+        "API tokens",
+        "API docs",
+    ],
+    Role.STAFF: [
+        "Operations",
+        "Insights",
+        "Verify",
+        "Verifications",
+        "Jobs",
+        "API tokens",
+        "API docs",
+        "Health",
+        "Admin",
+    ],
 }
 
 
