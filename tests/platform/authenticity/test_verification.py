@@ -280,3 +280,19 @@ def test_every_verification_is_logged_with_who_asked_and_what_was_found_and_has_
     pdf = client.get(reverse("authenticity:report-pdf", args=[body["id"]]))
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+
+
+def test_the_index_command_fingerprints_every_registered_image_once(
+    artist: User, make_painting_work: Callable[..., Work]
+) -> None:
+    from authenticity.models import Fingerprint
+    from django.core.management import call_command
+
+    _registry(make_painting_work, artist, 3)
+    out = io.StringIO()
+    call_command("authenticity_index", stdout=out)
+    call_command("authenticity_index", stdout=out)
+
+    assert "Indexed 3 registered images." in out.getvalue()
+    assert "Indexed 0 registered images." in out.getvalue()
+    assert Fingerprint.objects.count() == 3
