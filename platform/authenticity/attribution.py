@@ -67,7 +67,7 @@ def attributor_train(*, attributor_id: int, progress: ProgressReporter) -> dict[
 
 def _train(attributor: Attributor, progress: ProgressReporter) -> dict[str, Any]:
     progress.update(0.05, "Reading the artists' portfolios.", force=True)
-    portfolio = _portfolio_images(progress)
+    portfolio, artists = _portfolio_images(progress)
     features = [image_features(portfolio)]
     labels = [PORTFOLIO] * len(portfolio)
     classes = {PORTFOLIO: "hand-made portfolio images"}
@@ -89,10 +89,12 @@ def _train(attributor: Attributor, progress: ProgressReporter) -> dict[str, Any]
             f"{len(classes) - 1} usable generators."
         )
     progress.update(0.85, f"Fitting on {len(labels)} images.", force=True)
+    matrix = np.vstack(features)
     try:
-        model = AttributionModel(min_per_class=MIN_PER_CLASS).fit(np.vstack(features), labels)
+        model = AttributionModel(min_per_class=MIN_PER_CLASS).fit(matrix, labels)
     except ProvenanceError as error:
         raise InvalidInput(str(error)) from error
+    by_artist = _false_positives_by_artist(model, matrix, artists)
     path = Path(settings.MEDIA_ROOT) / "authenticity" / "attributors" / f"{attributor.pk}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
@@ -105,6 +107,7 @@ def _train(attributor: Attributor, progress: ProgressReporter) -> dict[str, Any]
         "portfolio_false_positive_rate": model.portfolio_false_positive_rate_,
         "heldout_count": model.heldout_count_,
         "class_counts": model.class_counts_,
+        "portfolio_false_positive_rate_by_artist": by_artist,
     }
     attributor.file = str(path.relative_to(Path(settings.MEDIA_ROOT)))
     attributor.file_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -113,24 +116,46 @@ def _train(attributor: Attributor, progress: ProgressReporter) -> dict[str, Any]
     return {"attributor_id": attributor.pk, **attributor.metrics}
 
 
-def _portfolio_images(progress: ProgressReporter) -> list[np.ndarray[Any, Any]]:
+def _false_positives_by_artist(
+    model: AttributionModel, features: np.ndarray[Any, Any], artists: list[str]
+) -> dict[str, dict[str, float | int]]:
+    """Per artist: the share of their held-out hand-made images scored machine-made (> 0.5)."""
+    held = [row for row in model.heldout_index_.tolist() if row < len(artists)]
+    if not held:
+        return {}
+    answers = model.attribute(features[held])
+    counts: dict[str, list[int]] = {}
+    for row, answer in zip(held, answers, strict=True):
+        flagged, total = counts.setdefault(artists[row], [0, 0])
+        counts[artists[row]] = [flagged + (answer.machine_made > 0.5), total + 1]
+    return {
+        name: {"rate": flagged / total, "n": total} for name, (flagged, total) in counts.items()
+    }
+
+
+def _portfolio_images(progress: ProgressReporter) -> tuple[list[np.ndarray[Any, Any]], list[str]]:
+    """The ready datasets' prepared images, and each one's artist (the dataset's owner)."""
     from studio.services import dataset_folder
 
     from gan.data import load_prepared
     from gan.errors import GanError
 
     images: list[np.ndarray[Any, Any]] = []
-    for dataset in Dataset.objects.filter(state=DatasetState.READY).order_by("pk"):
+    artists: list[str] = []
+    ready = Dataset.objects.filter(state=DatasetState.READY).select_related("owner")
+    for dataset in ready.order_by("pk"):
         try:
             prepared = load_prepared(dataset_folder(dataset) / "prepared")
         except GanError as error:  # a damaged dataset is left out, and said so
             progress.log(f"Dataset {dataset.pk} left out: {error}")
             continue
         batch = prepared.images.permute(0, 2, 3, 1).numpy()  # (N, R, R, 3) uint8
-        images += list(batch[: PORTFOLIO_LIMIT - len(images)])
+        taken = list(batch[: PORTFOLIO_LIMIT - len(images)])
+        images += taken
+        artists += [dataset.owner.get_username()] * len(taken)
         if len(images) >= PORTFOLIO_LIMIT:
             break
-    return images
+    return images, artists
 
 
 def _model_images(model: GanModel) -> list[np.ndarray[Any, Any] | Image.Image]:
@@ -170,8 +195,12 @@ def attributor_current() -> tuple[Attributor, AttributionModel] | None:
         return record, _loaded[1]
 
 
-def attribution_view(picture: Image.Image) -> dict[str, Any] | None:
-    """The attribution of an image for a report, worded as weak evidence (None without a model)."""
+def attribution_view(picture: Image.Image, *, artist: str = "") -> dict[str, Any] | None:
+    """The attribution of an image for a report, worded as weak evidence (None without a model).
+
+    With `artist` (the matched work's), the false-positive rate on that artist's own hand-made
+    images is given beside the score, when the model held out some of them.
+    """
     current = attributor_current()
     if current is None:
         return None
@@ -190,4 +219,8 @@ def attribution_view(picture: Image.Image) -> dict[str, Any] | None:
         "portfolio_false_positive_rate": answer.portfolio_false_positive_rate,
         "heldout_count": answer.heldout_count,
         "summary": answer.summary().replace(answer.label, label, 1),
+        "artist_false_positive_rate": record.metrics.get(
+            "portfolio_false_positive_rate_by_artist", {}
+        ).get(artist),
+        "artist": artist,
     }

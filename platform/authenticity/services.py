@@ -104,7 +104,7 @@ def verification_run(
     if certificate is not None:
         certificate_view = certificate_report(certificate)
         _evidence_for_certificate(evidence, certificate_view, exact=match_is_exact(match))
-    attribution = attribution_view(picture)
+    attribution = attribution_view(picture, artist=registered.get("artist", ""))
     if attribution is not None:
         evidence.weak.append(attribution["summary"])
     verdict, summary = _verdict(evidence, registered)

@@ -54,6 +54,9 @@ def test_a_new_generator_retrains_attribution_as_weak_evidence_and_its_works_re_
     }
     assert 0.5 < metrics["heldout_accuracy"] <= 1
     assert 0 <= metrics["portfolio_false_positive_rate"] <= 1
+    own = metrics["portfolio_false_positive_rate_by_artist"][artist.username]
+    assert own["n"] >= 5
+    assert 0 <= own["rate"] <= 1
 
     upload = SimpleUploadedFile("pissarro.jpg", painting(PISSARRO).read_bytes())
     response = client.post(reverse("authenticity:verify"), {"image": upload})
@@ -88,6 +91,7 @@ def test_a_new_generator_retrains_attribution_as_weak_evidence_and_its_works_re_
     verification.refresh_from_db()
     proof = verification.report["rerender"]
 
+    assert verification.report["attribution"]["artist_false_positive_rate"] == own
     assert Job.objects.get(pk=proof_job.pk).state == JobState.SUCCEEDED
     assert proof["identical"], proof
     assert proof["device"] == "cpu"
