@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
+from PIL import Image
 from registry.models import Certificate
 from studio.models import Work
 
 from authenticity.models import Fingerprint
 from provenance.errors import ProvenanceError
-from provenance.matching import Matcher, WorkPrint, print_image
+from provenance.matching import Match, Matcher, Method, WorkPrint, print_image
 
 SYNC_BATCH = 200
+EXACT: tuple[Method, ...] = ("exact",)
+NEAR: tuple[Method, ...] = ("hash", "local")
 
 
 def fingerprint_work(work: Work) -> Fingerprint | None:
@@ -75,23 +78,41 @@ _loaded: _Loaded | None = None
 _lock = threading.Lock()
 
 
-def registered_matcher() -> Matcher:
-    """This process's matcher over every fingerprint, brought up to date with the table."""
-    global _loaded
+def identify_registered(data: bytes, picture: Image.Image) -> tuple[Match | None, int]:
+    """The registered image `data` copies (exact bytes first, then near), and the registry size.
+
+    The matcher is brought up to date and searched under one lock: its indexes are built on the
+    first search after an add, and a search must not see one half-built (gunicorn threads share
+    the process's matcher).
+    """
     with _lock:
-        totals = Fingerprint.objects.aggregate(last=Max("pk"), count=Count("pk"))
-        last, count = totals["last"] or 0, totals["count"]
-        if _loaded is not None and (_loaded.last_id, _loaded.count) == (last, count):
-            return _loaded.matcher
-        loaded = _loaded or _Loaded(Matcher(), 0, 0)
-        fresh = Fingerprint.objects.filter(pk__gt=loaded.last_id).order_by("pk")
-        if loaded.count + fresh.count() != count:  # some rows went: start again
-            loaded, fresh = _Loaded(Matcher(), 0, 0), Fingerprint.objects.order_by("pk")
-        for pk, data in fresh.values_list("pk", "print").iterator(chunk_size=500):
-            loaded.matcher.add(pk, WorkPrint.from_bytes(bytes(data)))
-            loaded.last_id, loaded.count = pk, loaded.count + 1
-        _loaded = loaded
-        return loaded.matcher
+        matcher = _up_to_date()
+        match = matcher.identify(data, methods=EXACT) or matcher.identify(picture, methods=NEAR)
+        return match, len(matcher)
+
+
+def registered_matcher() -> Matcher:
+    """This process's matcher, up to date (searching it concurrently is not safe)."""
+    with _lock:
+        return _up_to_date()
+
+
+def _up_to_date() -> Matcher:
+    """The matcher over every fingerprint, brought up to date with the table (hold `_lock`)."""
+    global _loaded
+    totals = Fingerprint.objects.aggregate(last=Max("pk"), count=Count("pk"))
+    last, count = totals["last"] or 0, totals["count"]
+    if _loaded is not None and (_loaded.last_id, _loaded.count) == (last, count):
+        return _loaded.matcher
+    loaded = _loaded or _Loaded(Matcher(), 0, 0)
+    fresh = Fingerprint.objects.filter(pk__gt=loaded.last_id).order_by("pk")
+    if loaded.count + fresh.count() != count:  # some rows went: start again
+        loaded, fresh = _Loaded(Matcher(), 0, 0), Fingerprint.objects.order_by("pk")
+    for pk, data in fresh.values_list("pk", "print").iterator(chunk_size=500):
+        loaded.matcher.add(pk, WorkPrint.from_bytes(bytes(data)))
+        loaded.last_id, loaded.count = pk, loaded.count + 1
+    _loaded = loaded
+    return loaded.matcher
 
 
 def matcher_forget() -> None:

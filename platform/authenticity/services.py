@@ -27,19 +27,17 @@ from studio.services import work_memorization
 
 from accounts.models import User
 from authenticity.attribution import attribution_view
-from authenticity.fingerprints import fingerprints_sync, registered_matcher
+from authenticity.fingerprints import fingerprints_sync, identify_registered
 from authenticity.models import Fingerprint, Verdict, Verification
 from core.errors import InvalidInput, NotFound, Throttled, Unavailable
 from provenance.errors import InvalidImage, ProvenanceError
 from provenance.hashing import open_image
-from provenance.matching import Match, Method
+from provenance.matching import Match
 from provenance.watermark import MIN_EXTRACT_SIDE, extract
 
 MAX_VERIFY_BYTES = 25 * 2**20
 VERIFY_MAX_PIXELS = 40_000_000
 CHAIN_TIMEOUT_S = 5.0
-EXACT: tuple[Method, ...] = ("exact",)
-NEAR: tuple[Method, ...] = ("hash", "local")
 
 
 @dataclass
@@ -84,7 +82,7 @@ def verification_run(
 
     evidence = _Evidence()
     fingerprints_sync()
-    match = _match(image, picture)
+    match, registry_size = identify_registered(image, picture)
     registered = _registered_from_match(match)
     watermark = _watermark(picture, registered)
     if match is not None:
@@ -127,7 +125,7 @@ def verification_run(
         "registered": _registered_view(registered),
         "certificate": certificate_view,
         "attribution": attribution,
-        "registry_size": len(registered_matcher()),
+        "registry_size": registry_size,
     }
     with transaction.atomic():
         verification = Verification.objects.create(
@@ -194,12 +192,6 @@ def _token_image(token_id: int) -> tuple[bytes, dict[str, Any]]:
 
 
 # --- matching --------------------------------------------------------------------------------
-
-
-def _match(data: bytes, picture: Image.Image) -> Match | None:
-    matcher = registered_matcher()
-    exact = matcher.identify(data, methods=EXACT)
-    return exact or matcher.identify(picture, methods=NEAR)
 
 
 def match_is_exact(match: Match | None) -> bool:

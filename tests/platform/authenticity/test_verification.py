@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from authenticity import tasks as authenticity_tasks
 from authenticity.batch import batch_create
-from authenticity.models import Verdict, Verification
+from authenticity.models import Fingerprint, Verdict, Verification
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
@@ -285,7 +286,6 @@ def test_every_verification_is_logged_with_who_asked_and_what_was_found_and_has_
 def test_the_index_command_fingerprints_every_registered_image_once(
     artist: User, make_painting_work: Callable[..., Work]
 ) -> None:
-    from authenticity.models import Fingerprint
     from django.core.management import call_command
 
     _registry(make_painting_work, artist, 3)
@@ -296,3 +296,37 @@ def test_the_index_command_fingerprints_every_registered_image_once(
     assert "Indexed 3 registered images." in out.getvalue()
     assert "Indexed 0 registered images." in out.getvalue()
     assert Fingerprint.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_verifying_at_once_on_a_cold_matcher_all_get_answers(
+    make_user: Callable[..., User], make_painting_work: Callable[..., Work]
+) -> None:
+    # gunicorn threads share one matcher whose indexes are built on the first search: the
+    # first searches racing that build once raised IndexError (bench/verification_bench.py).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from authenticity.fingerprints import matcher_forget
+    from authenticity.services import verification_run
+    from django.db import connections
+
+    artist = make_user(Role.ARTIST)
+    works = _registry(make_painting_work, artist, 6)
+    copies = []
+    for work in works:
+        with work.image.open("rb") as stored:
+            copies.append(jpeg_copy(stored.read(), scale=0.5, quality=70))
+    copies += [painting(PISSARRO).read_bytes()] * 2
+    call_command("authenticity_index", stdout=io.StringIO())
+    matcher_forget()
+
+    def check(data: bytes) -> str:
+        try:
+            return verification_run(image=data, requested_by=None, client="10.0.0.1").verdict
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        verdicts = list(pool.map(check, copies))
+
+    assert verdicts == [Verdict.PROBABLE] * 6 + [Verdict.NO_MATCH] * 2
