@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fpdf import FPDF
-from registry.documents import latin1
+from registry.documents import latin1, pdf_fields
 
 
 def report_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -79,12 +79,7 @@ def verification_pdf(report: dict[str, Any], *, url: str) -> bytes:
     pdf.set_font("Helvetica", "", 10)
     pdf.multi_cell(0, 6, latin1(f"Verification {report['id']}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    for label, value in report_lines(report):
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.multi_cell(0, 5, latin1(label), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Courier" if value.startswith("0x") else "Helvetica", "", 9)
-        pdf.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
+    pdf_fields(pdf, report_lines(report))
     pdf.set_font("Helvetica", "", 8)
     pdf.multi_cell(0, 4, latin1(f"This report online: {url}"), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

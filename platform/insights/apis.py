@@ -17,7 +17,6 @@ from rest_framework.views import APIView
 from accounts.http import signed_in
 from accounts.models import Role, User
 from core.api import HasRole
-from core.errors import InvalidInput
 from insights.models import PriceModel, SalesDataset
 from insights.selectors import (
     dataset_get,
@@ -49,7 +48,7 @@ from insights.services import (
     upload_discard,
     upload_save,
 )
-from insights.views import forecasts_csv_response
+from insights.views import forecasts_csv_response, id_param
 
 
 class InsightsApi(APIView):
@@ -257,12 +256,8 @@ def _lots_import(user: User, model: PriceModel, data: dict[str, Any]) -> SalesDa
 
 
 def _dataset_param(request: Request, user: User) -> SalesDataset | None:
-    value = request.query_params.get("dataset", "")
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput(f"dataset={value!r} is not a dataset id.")
-    return dataset_get(user=user, dataset_id=int(value))
+    dataset_id = id_param(request.query_params, "dataset")
+    return None if dataset_id is None else dataset_get(user=user, dataset_id=dataset_id)
 
 
 class ForecastCsvApi(InsightsApi):

@@ -544,21 +544,8 @@ def _fit(model: PriceModel, progress: ProgressReporter) -> dict[str, Any]:
     held_out = sales[(dates >= split).to_numpy() & sales["sold"].fillna(False).to_numpy(bool)]
     predictions = _predictions(fitted, held_out, online=True)
     with transaction.atomic():
-        Forecast.objects.filter(model=model).delete()
-        Forecast.objects.bulk_create(
-            [
-                Forecast(
-                    model=model,
-                    sale_id=int(sale_id),
-                    predicted_price=row.predicted_price,
-                    lower=row.lower,
-                    upper=row.upper,
-                    explanation=row.explanation,
-                )
-                for sale_id, row in predictions.iterrows()
-            ],
-            batch_size=SALE_BATCH,
-        )
+        Forecast.objects.filter(model=model, sale__dataset=model.dataset).delete()
+        _forecasts_store(model, predictions)
         model.backtest = backtest_as_dict(table)
         model.metrics = _metrics(model.backtest, model.kind)
         model.file = str(path.relative_to(Path(settings.MEDIA_ROOT)))
@@ -674,6 +661,12 @@ def upcoming_forecast(*, owner: User, model: PriceModel, dataset: SalesDataset) 
     sales = sales_frame(dataset=dataset)
     predictions = forecasts_for(model=model, sales=sales)
     Forecast.objects.filter(model=model, sale__dataset=dataset).delete()
+    _forecasts_store(model, predictions)
+    return len(predictions)
+
+
+def _forecasts_store(model: PriceModel, predictions: pd.DataFrame) -> None:
+    """Forecast rows from `_predictions` (indexed by Sale id)."""
     Forecast.objects.bulk_create(
         [
             Forecast(
@@ -688,7 +681,6 @@ def upcoming_forecast(*, owner: User, model: PriceModel, dataset: SalesDataset) 
         ],
         batch_size=SALE_BATCH,
     )
-    return len(predictions)
 
 
 def _require_ready(owner: User, model: PriceModel) -> None:

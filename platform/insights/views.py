@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +158,18 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
 
 def _model_param(request: HttpRequest, user: Any) -> PriceModel | None:
     """The model named by `?model=` (the mapping step of upcoming lots), or None."""
-    value = request.GET.get("model", "")
+    model_id = id_param(request.GET, "model")
+    return None if model_id is None else model_get(user=user, model_id=model_id)
+
+
+def id_param(query: Mapping[str, str], name: str) -> int | None:
+    """An optional id from the query string; InvalidInput when it is not a whole number."""
+    value = query.get(name, "")
     if not value:
         return None
     if not value.isdigit():
-        raise InvalidInput(f"model={value!r} is not a model id.")
-    return model_get(user=user, model_id=int(value))
+        raise InvalidInput(f"{name}={value!r} is not an id.")
+    return int(value)
 
 
 @analyst_only
@@ -360,10 +367,8 @@ def forecasts_csv(request: HttpRequest, model_id: int) -> HttpResponse:
     """Every held-out lot's forecast as CSV (`?dataset=ID`: the lots of an upcoming sale)."""
     user = signed_in(request)
     model = model_get(user=user, model_id=model_id)
-    value = request.GET.get("dataset", "")
-    if value and not value.isdigit():
-        raise InvalidInput(f"dataset={value!r} is not a dataset id.")
-    dataset = dataset_get(user=user, dataset_id=int(value)) if value else None
+    dataset_id = id_param(request.GET, "dataset")
+    dataset = None if dataset_id is None else dataset_get(user=user, dataset_id=dataset_id)
     return forecasts_csv_response(model.pk, forecast_rows(model=model, dataset=dataset))
 
 

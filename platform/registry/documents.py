@@ -81,6 +81,16 @@ def report_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+def pdf_fields(pdf: FPDF, lines: list[tuple[str, str]]) -> None:
+    """Label and value lines in a PDF: labels bold, hex values in a fixed-width font."""
+    for label, value in lines:
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.multi_cell(0, 5, latin1(label), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Courier" if value.startswith("0x") else "Helvetica", "", 9)
+        pdf.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+
+
 def certificate_pdf(report: dict[str, Any], *, image: bytes, url: str) -> bytes:
     """A one-page PDF: title, thumbnail, the report's fields and a QR code of the public page."""
     pdf = FPDF(format="A4")
@@ -107,12 +117,7 @@ def certificate_pdf(report: dict[str, Any], *, image: bytes, url: str) -> bytes:
         )
     pdf.image(_qr_png(url), x=pdf.w - pdf.r_margin - 40, y=top, w=40, alt_text=url)
     pdf.set_xy(pdf.l_margin, top + 75)
-    for label, value in report_lines(report):
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.multi_cell(0, 5, latin1(label), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Courier" if value.startswith("0x") else "Helvetica", "", 9)
-        pdf.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
+    pdf_fields(pdf, report_lines(report))
     pdf.ln(2)
     pdf.set_font("Helvetica", "", 8)
     pdf.multi_cell(0, 4, latin1(f"Check it online: {url}"), new_x="LMARGIN", new_y="NEXT")
