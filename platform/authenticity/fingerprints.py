@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from PIL import Image
-from registry.models import Certificate
+from registry.models import Certificate, CertificateState
 from studio.models import Work
 
 from authenticity.models import Fingerprint
@@ -61,7 +61,9 @@ def fingerprints_sync(*, limit: int = SYNC_BATCH) -> int:
         done += fingerprint_work(work) is not None
     left = limit - done
     if left > 0:
-        uploaded = Certificate.objects.filter(work__isnull=True, fingerprint__isnull=True)
+        uploaded = Certificate.objects.filter(work__isnull=True, fingerprint__isnull=True).exclude(
+            state=CertificateState.DRAFT  # a draft is its owner's alone until it is signed
+        )
         for certificate in uploaded.order_by("created_at")[:left]:
             done += fingerprint_certificate(certificate) is not None
     return done

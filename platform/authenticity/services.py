@@ -239,6 +239,7 @@ def _registered_from_match(match: Match | None) -> dict[str, Any]:
 def _registered_from_work(work: Work) -> dict[str, Any]:
     certificate = (
         Certificate.objects.filter(work=work)
+        .exclude(state=CertificateState.DRAFT)  # a draft is its owner's alone
         .select_related("wallet", "owner")
         .order_by("-created_at")
         .first()

@@ -330,3 +330,19 @@ def test_threads_verifying_at_once_on_a_cold_matcher_all_get_answers(
         verdicts = list(pool.map(check, copies))
 
     assert verdicts == [Verdict.PROBABLE] * 6 + [Verdict.NO_MATCH] * 2
+
+
+def test_an_unsigned_draft_certificate_stays_its_owners_alone(
+    client: Client, artist: User, make_painting_work: Callable[..., Work], settings: Any
+) -> None:
+    settings.CHAIN_CONTRACT_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # signs offline
+    work = make_painting_work(artist, painting(PISSARRO), seed=9)
+    wallet = wallet_custodial_get_or_create(owner=artist)
+    certificate_prepare(owner=artist, wallet=wallet, work=work, title="Secret", royalty_bps=0)
+
+    with work.image.open("rb") as stored:
+        report = _verify(client, stored.read(), "work.png")
+
+    assert report["registered"]["work_id"] == work.pk
+    assert report["certificate"] is None
+    assert "Secret" not in str(report)
