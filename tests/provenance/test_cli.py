@@ -253,7 +253,7 @@ def test_node_serves_until_sigint_and_saves_its_state(tmp_path: Path) -> None:
         assert chain_id(f"http://127.0.0.1:{port}") == ANVIL_CHAIN_ID
 
         node.send_signal(signal.SIGINT)
-        node.wait(timeout=30)
+        node.wait(timeout=60)  # stop() may wait out a slow anvil: 15 s, then 15 s for its group
     finally:
         stop(node)  # only if the test failed before it stopped
 

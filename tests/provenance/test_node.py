@@ -124,7 +124,7 @@ def test_run_node_prints_url_and_addresses_never_keys_and_stops_on_ctrl_c(
             if "Ctrl-C" in line:
                 break
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=20)
+        rest, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
