@@ -77,7 +77,13 @@ def _listening(host: str, port: int) -> bool:
 
 
 def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM when the thread that started it dies, however it dies."""
+    """Linux: the child gets SIGTERM when the thread that started it dies, however it dies.
+
+    SIGTERM and SIGINT go back to their defaults first: a launcher started in the background
+    (nohup, `&` in a script) inherits them ignored, and anvil must still stop and save its state.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -332,6 +338,9 @@ def run_node(
         block_time_s=block_time_s,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C must stop the node even when this process was started with SIGINT ignored (as
+    # shells start background jobs): Python then leaves it ignored instead of raising.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with node:
             _print_banner(node, out)
@@ -345,6 +354,7 @@ def run_node(
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _print_banner(node: AnvilNode, out: TextIO) -> None:

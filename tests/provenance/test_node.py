@@ -100,9 +100,17 @@ def test_a_port_in_use_is_reported_with_anvils_message(anvil_node: AnvilNode) ->
     assert not second.running
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "started_in_background", [False, True], ids=["foreground", "sigint-ignored"]
+)
 def test_run_node_prints_url_and_addresses_never_keys_and_stops_on_ctrl_c(
-    tmp_path: Path,
+    tmp_path: Path, started_in_background: bool
 ) -> None:
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C must stop the node anyway.
     state = tmp_path / "state.json"
     code = (
         "import sys; from pathlib import Path; from provenance.node import run_node; "
@@ -115,6 +123,7 @@ def test_run_node_prints_url_and_addresses_never_keys_and_stops_on_ctrl_c(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint if started_in_background else None,
     )
     assert process.stdout is not None
     lines = []
