@@ -86,7 +86,7 @@ def verification_run(
     registered = _registered_from_match(match)
     watermark = _watermark(picture, registered)
     if match is not None:
-        evidence_for_match(evidence, match)
+        _evidence_for_match(evidence, match)
     if watermark.get("work_id") is not None:
         mark_work = watermark["work_id"]
         evidence.strong.append(f"the watermark names work {mark_work}")
@@ -101,7 +101,7 @@ def verification_run(
     certificate_view = None
     if certificate is not None:
         certificate_view = certificate_report(certificate)
-        _evidence_for_certificate(evidence, certificate_view, exact=match_is_exact(match))
+        _evidence_for_certificate(evidence, certificate_view, exact=_match_is_exact(match))
     attribution = attribution_view(picture, artist=registered.get("artist", ""))
     if attribution is not None:
         evidence.weak.append(attribution["summary"])
@@ -194,12 +194,12 @@ def _token_image(token_id: int) -> tuple[bytes, dict[str, Any]]:
 # --- matching --------------------------------------------------------------------------------
 
 
-def match_is_exact(match: Match | None) -> bool:
+def _match_is_exact(match: Match | None) -> bool:
     """Whether the match is on the exact bytes."""
     return match is not None and match.method == "exact"
 
 
-def evidence_for_match(evidence: _Evidence, match: Match) -> None:
+def _evidence_for_match(evidence: _Evidence, match: Match) -> None:
     """A match as evidence: exact bytes are decisive, near matches strong."""
     if match.method == "exact":
         evidence.decisive.append("the file's sha256 equals a registered image's")

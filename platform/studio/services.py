@@ -622,8 +622,26 @@ def work_memorization(work: Work) -> dict[str, Any]:
 
     A generator that memorised its portfolio hands back near-copies; at or under the matcher's
     threshold (the distance at which the registry calls two files one image) the work counts
-    as a copy of that training image, and is not certified.
+    as a copy of that training image, and is not certified. A work's bytes and its dataset never
+    change, so a checked answer is kept per process (certificate pages and verifications ask
+    for it on every view).
     """
+    key = (work.pk, work.sha256, work.model.run.dataset.manifest_hash)
+    cached = _memorization_cache.get(key)
+    if cached is None:
+        cached = _memorization(work)
+        if cached["checked"]:
+            if len(_memorization_cache) >= _MEMORIZATION_CACHE_SIZE:
+                _memorization_cache.pop(next(iter(_memorization_cache)))
+            _memorization_cache[key] = cached
+    return dict(cached)
+
+
+_MEMORIZATION_CACHE_SIZE = 4096
+_memorization_cache: dict[tuple[int, str, str], dict[str, Any]] = {}
+
+
+def _memorization(work: Work) -> dict[str, Any]:
     dataset = work.model.run.dataset
     names, codes = _training_codes(dataset)
     with work.image.open("rb") as stored, Image.open(stored) as image:
