@@ -35,9 +35,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
+import cv2
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from provenance.errors import ProvenanceError
@@ -60,6 +60,14 @@ MIN_EMBED_SIDE: Final = 128
 MIN_EXTRACT_SIDE: Final = 72
 """Smallest width and height `extract` reads: one tile plus room to find the block grid."""
 
+READ_SIDE: Final = 512
+"""`extract` reads at most this many pixels of width and of height, from the centre.
+
+The tiles repeat over the whole image, so a 512x512 window already holds 64 tiles, 128 copies of
+each coded bit (what bench/watermark_bench.py measured at 512 px), and a camera-size upload
+costs what a 512 px one does instead of growing with its pixels.
+"""
+
 MIN_AGREEMENT: Final = 0.6
 """Share of bit copies that must agree with the decoded bits for a reading to count."""
 
@@ -72,6 +80,7 @@ _SLOTS: Final = _TILE * _TILE * len(_PAIRS)
 _MARGIN: Final = 10.0  # the coefficient difference pushed to, at strength 1 (orthonormal DCT)
 _MAX_PUSH: Final = 3.0  # at most this many margins of change in one block pair
 _RESIZED_MARGIN: Final = 0.8  # share of the margin kept after a resize to half size and back
+_ROUNDING: Final = 1e-9  # soft readings closer to 0 than this are flat blocks
 _FLIP_CANDIDATES: Final = 8  # least reliable bits tried one at a time when the CRC fails
 
 
@@ -138,7 +147,7 @@ def extract(image: Image.Image, *, key: int = DEFAULT_KEY) -> WatermarkReading:
             f"{MIN_EXTRACT_SIDE}x{MIN_EXTRACT_SIDE} pixels (a resized copy should be scaled "
             "back to the size it was marked at)"
         )
-    pixels, _, _ = _colour_pixels(image)
+    pixels, _, _ = _colour_pixels(_centre_window(image, READ_SIDE))
     soft = _soft_maps(_luma(pixels))  # (pairs, H-7, W-7) in -1..1
     folded, readings = _best_grid(soft)  # (8, 8, pairs), (blocks_y, blocks_x, pairs)
     best_shift, best_soft = _best_tile_shift(folded, key)  # best_soft: (64,) summed copies
@@ -159,6 +168,15 @@ def extract(image: Image.Image, *, key: int = DEFAULT_KEY) -> WatermarkReading:
         bit_agreement=agreement,
         confidence=confidence,
     )
+
+
+def _centre_window(image: Image.Image, side: int) -> Image.Image:
+    """The centre of `image`, at most `side` pixels wide and high (the image itself if smaller)."""
+    width, height = image.size
+    if width <= side and height <= side:
+        return image
+    left, top = max((width - side) // 2, 0), max((height - side) // 2, 0)
+    return image.crop((left, top, left + min(width, side), top + min(height, side)))
 
 
 def _payload_value(payload: int | bytes) -> int:
@@ -306,28 +324,71 @@ def _half_and_back(luma: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def _soft_maps(luma: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Each pair's difference at every pixel offset, over the margin, clipped to -1..1."""
-    windows = sliding_window_view(luma, (_BLOCK, _BLOCK))  # (H-7, W-7, 8, 8)
-    maps = np.stack([np.einsum("yxij,ij->yx", windows, kernel) for kernel in _PAIR_KERNELS])
-    clipped: npt.NDArray[np.float64] = np.clip(maps / _MARGIN, -1.0, 1.0)
+    """Each pair's difference at every pixel offset, over the margin, clipped to -1..1.
+
+    A pair's kernel is a difference of two separable DCT basis patterns, so each map is two
+    separable 8-tap correlations (OpenCV, float64): about ten times faster than an 8x8 window
+    product at every offset, and equal to it within 1e-13.
+    """
+    height, width = luma.shape
+    maps = []
+    for first, second in _PAIRS:
+        difference = _separable(luma, first) - _separable(luma, second)
+        maps.append(difference[: height - _BLOCK + 1, : width - _BLOCK + 1])
+    clipped: npt.NDArray[np.float64] = np.clip(np.stack(maps) / _MARGIN, -1.0, 1.0)
+    # A flat block reads exactly 0 (no sign, not counted); the filters leave rounding noise there.
+    clipped[np.abs(clipped) < _ROUNDING] = 0.0
     return clipped  # (pairs, H-7, W-7)
+
+
+def _separable(
+    luma: npt.NDArray[np.float64], frequency: tuple[int, int]
+) -> npt.NDArray[np.float64]:
+    """The DCT coefficient `frequency` (row, column) of the 8x8 block at every top-left offset."""
+    row, column = frequency
+    coefficient: npt.NDArray[np.float64] = cv2.sepFilter2D(
+        luma,
+        cv2.CV_64F,
+        _DCT[column],
+        _DCT[row],
+        anchor=(0, 0),
+        borderType=cv2.BORDER_CONSTANT,
+    )
+    return coefficient
 
 
 def _best_grid(
     soft: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The block grid offset whose tiles agree best: its folded tile and block readings."""
-    best_energy = -1.0
-    best_fold = np.zeros((_TILE, _TILE, len(_PAIRS)))
-    best_values = np.zeros((0, 0, len(_PAIRS)))
-    for offset_y in range(_BLOCK):
-        for offset_x in range(_BLOCK):
-            values = soft[:, offset_y::_BLOCK, offset_x::_BLOCK].transpose(1, 2, 0)
-            fold = _fold(values)
-            energy = float(np.abs(fold).sum()) / max(values.size, 1)
-            if energy > best_energy:
-                best_energy, best_fold, best_values = energy, fold, values
-    return best_fold, best_values
+    """The block grid offset whose tiles agree best: its folded tile and block readings.
+
+    For grid offset (oy, ox), block (by, bx) starts at pixel (oy + 8 by, ox + 8 bx) and folds
+    into tile cell (by mod 8, bx mod 8), so at pixel position mod 64 = (oy + 8 ty, ox + 8 tx):
+    one sum of the maps by pixel position mod 64 holds the folded tiles of all 64 offsets.
+    """
+    pairs, height, width = soft.shape
+    period = _BLOCK * _TILE
+    padded = np.zeros((pairs, -(-height // period) * period, -(-width // period) * period))
+    padded[:, :height, :width] = soft
+    by_position = padded.reshape(pairs, -1, period, padded.shape[2] // period, period).sum(
+        axis=(1, 3)
+    )  # (pairs, 64, 64): [p, 8 ty + oy, 8 tx + ox]
+    folds = by_position.reshape(pairs, _TILE, _BLOCK, _TILE, _BLOCK).transpose(2, 4, 1, 3, 0)
+    # folds[oy, ox] is the (8, 8, pairs) tile of grid offset (oy, ox), summed over
+    # ceil((height - oy) / 8) x ceil((width - ox) / 8) blocks.
+    offsets = np.arange(_BLOCK)
+    blocks = np.outer(-(-(height - offsets) // _BLOCK), -(-(width - offsets) // _BLOCK))
+    energy = np.abs(folds).sum(axis=(2, 3, 4)) / np.maximum(blocks * pairs, 1)
+    offset_y, offset_x = divmod(int(np.argmax(energy)), _BLOCK)  # the first best, as a scan
+    values = soft[:, offset_y::_BLOCK, offset_x::_BLOCK].transpose(1, 2, 0)
+    return folds[offset_y, offset_x], values
+
+
+_SHIFT_Y, _SHIFT_X = np.divmod(np.arange(_TILE * _TILE), _TILE)
+_CELLS: Final = np.arange(_TILE)
+# np.roll by (sy, sx) moves cell (y, x) to ((y + sy) mod 8, (x + sx) mod 8).
+_ROLL_ROWS: Final = (_CELLS[None, :, None] - _SHIFT_Y[:, None, None]) % _TILE  # (64, 8, 1)
+_ROLL_COLUMNS: Final = (_CELLS[None, None, :] - _SHIFT_X[:, None, None]) % _TILE  # (64, 1, 8)
 
 
 def _best_tile_shift(
@@ -335,29 +396,10 @@ def _best_tile_shift(
 ) -> tuple[tuple[int, int], npt.NDArray[np.float64]]:
     """The tile offset (a crop moves it) whose bit copies agree best, and the summed copies."""
     weights = _slot_weights(key)  # (64 coded bits, slots) of 0, +-1
-    best_shift, best_score = (0, 0), -1.0
-    best_soft = np.zeros(_CODE_BITS)
-    for shift_y in range(_TILE):
-        for shift_x in range(_TILE):
-            rolled = np.roll(folded, (shift_y, shift_x), axis=(0, 1)).reshape(-1)
-            bit_soft = weights @ rolled
-            score = float(np.abs(bit_soft).sum())
-            if score > best_score:
-                best_shift, best_score, best_soft = (shift_y, shift_x), score, bit_soft
-    return best_shift, best_soft
-
-
-def _fold(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Sum block readings (by, bx, pairs) into one tile (8, 8, pairs) by position mod 8."""
-    blocks_y, blocks_x, pairs = values.shape
-    padded_y = -(-blocks_y // _TILE) * _TILE
-    padded_x = -(-blocks_x // _TILE) * _TILE
-    padded = np.zeros((padded_y, padded_x, pairs))
-    padded[:blocks_y, :blocks_x] = values
-    folded: npt.NDArray[np.float64] = padded.reshape(
-        padded_y // _TILE, _TILE, padded_x // _TILE, _TILE, pairs
-    ).sum(axis=(0, 2))
-    return folded
+    rolled = folded[_ROLL_ROWS, _ROLL_COLUMNS].reshape(_TILE * _TILE, -1)  # (64 shifts, slots)
+    bit_soft = rolled @ weights.T  # (64 shifts, 64 coded bits)
+    best = int(np.argmax(np.abs(bit_soft).sum(axis=1)))  # the first best, as a loop would pick
+    return (int(_SHIFT_Y[best]), int(_SHIFT_X[best])), bit_soft[best]
 
 
 def _agreement(
