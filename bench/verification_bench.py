@@ -292,9 +292,9 @@ def grow_fillers(
 
 def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Cold start, then warm latencies per query kind, with the baselines, at `size` works."""
-    from authenticity.fingerprints import matcher_forget, registered_matcher
+    from authenticity.fingerprints import NEAR, matcher_forget, registered_matcher
     from authenticity.models import Verdict
-    from authenticity.services import NEAR, verification_run
+    from authenticity.services import verification_run
 
     from provenance.hashing import open_image
     from provenance.matching import hamming_distances, pdq256
