@@ -14,6 +14,7 @@ from provenance.watermark import (
     MIN_EMBED_SIDE,
     PAYLOAD_BITS,
     PAYLOAD_BYTES,
+    READ_SIDE,
     WatermarkError,
     embed,
     extract,
@@ -113,6 +114,22 @@ def test_survives_crops_off_the_block_grid_then_jpeg_70(
 def test_upscaled_512_px_work_survives_jpeg_50_and_a_25_percent_crop(monet: Image.Image) -> None:
     big = embed(monet.resize((512, 512), Image.Resampling.LANCZOS), WORK_ID)
     assert extract(jpeg(big.crop((64, 64, 448, 448)), 50)).payload == WORK_ID
+
+
+def test_a_large_marked_image_is_read_from_its_centre_window(monet: Image.Image) -> None:
+    big = embed(monet.resize((1500, 1100), Image.Resampling.LANCZOS), WORK_ID)
+    # Only the centre READ_SIDE x READ_SIDE pixels are read: a copy whose centre is intact reads...
+    corners_gone = big.copy()
+    corners_gone.paste((0, 0, 0), (0, 0, 400, 250))
+    corners_gone.paste((255, 255, 255), (1100, 850, 1500, 1100))
+    assert extract(jpeg(corners_gone, 70)).payload == WORK_ID
+    # ... and one whose centre window is unmarked does not, however much marked border it keeps.
+    centre_unmarked = big.copy()
+    left, top = (1500 - READ_SIDE) // 2, (1100 - READ_SIDE) // 2
+    plain = monet.resize((1500, 1100), Image.Resampling.LANCZOS)
+    box = (left, top, left + READ_SIDE, top + READ_SIDE)
+    centre_unmarked.paste(plain.crop(box), box[:2])
+    assert extract(centre_unmarked).payload is None
 
 
 def test_unmarked_paintings_read_as_no_watermark() -> None:
