@@ -152,11 +152,11 @@ def without_versions(files: list[Path]) -> tuple[list[Path], int]:
     return [files[index] for index in keep], len(files) - len(keep)
 
 
-def setup(registered: list[Path]) -> None:
+def setup(registered: list[Path], shortlist_keypoints: int) -> None:
     """Register the works in this process (a worker's initializer)."""
     # Hash distances are recorded with an open threshold and judged later; local features run
     # at the real threshold, since the Matcher stops at the first shortlisted work that passes.
-    matcher = Matcher(MatcherConfig(hash_threshold=127))
+    matcher = Matcher(MatcherConfig(hash_threshold=127, shortlist_keypoints=shortlist_keypoints))
     phashes = HashIndex(64)
     names: list[str] = []
     for path in registered:
@@ -216,6 +216,12 @@ def main() -> None:
     parser.add_argument("--transforms", nargs="*", default=list(TRANSFORMS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shortlist-keypoints",
+        type=int,
+        default=MatcherConfig().shortlist_keypoints,
+        help="descriptors a registered work keeps in the keypoint shortlist",
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
 
@@ -234,7 +240,9 @@ def main() -> None:
         for transform in args.transforms
         for index, path in enumerate(registered + distractors)
     ]
-    with ProcessPoolExecutor(args.workers, initializer=setup, initargs=(registered,)) as pool:
+    with ProcessPoolExecutor(
+        args.workers, initializer=setup, initargs=(registered, args.shortlist_keypoints)
+    ) as pool:
         answers = list(pool.map(query, jobs, chunksize=16))
     elapsed = time.perf_counter() - started
 
@@ -266,7 +274,8 @@ def main() -> None:
     print(
         f"{len(registered)} registered, {len(distractors)} distractors ({versions} twin images "
         f"left out), {len(args.transforms)} transforms, {len(answers)} queries in {elapsed:.0f} s "
-        f"on {args.workers} worker(s); load average at the end {os.getloadavg()[0]:.2f}"
+        f"on {args.workers} worker(s); {args.shortlist_keypoints} shortlist keypoints a work; "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
     )
     print()
     print("top-1 identification % / false-match % (distractors) per transform:")

@@ -346,7 +346,7 @@ def _separable(
 ) -> npt.NDArray[np.float64]:
     """The DCT coefficient `frequency` (row, column) of the 8x8 block at every top-left offset."""
     row, column = frequency
-    coefficient: npt.NDArray[np.float64] = cv2.sepFilter2D(
+    coefficient = cv2.sepFilter2D(
         luma,
         cv2.CV_64F,
         _DCT[column],
@@ -354,7 +354,7 @@ def _separable(
         anchor=(0, 0),
         borderType=cv2.BORDER_CONSTANT,
     )
-    return coefficient
+    return np.asarray(coefficient, dtype=np.float64)
 
 
 def _best_grid(

@@ -2,25 +2,40 @@
 
 Rows are the truth (`Fingerprint.print` holds what `provenance.matching` needs), so every web and
 worker process keeps its own `Matcher`, brought up to date from the rows added since it last
-looked, and rebuilt when rows have gone (a work deleted with its fingerprint).
+looked, and rebuilt when rows have gone (a work deleted with its fingerprint). The matcher holds
+each work's hash and keypoint shortlist entries (about 8 KiB a work); the keypoints of the few
+shortlisted works are read back from their rows when a query needs the geometric check.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Max
 from PIL import Image
 from registry.models import Certificate, CertificateState
 from studio.models import Work
 
 from authenticity.models import Fingerprint
 from provenance.errors import ProvenanceError
-from provenance.matching import Match, Matcher, Method, WorkPrint, print_image
+from provenance.matching import (
+    LocalFeatures,
+    Match,
+    Matcher,
+    Method,
+    WorkId,
+    WorkPrint,
+    print_image,
+)
+from provenance.matching.prints import PRINT_FORMAT
 
 SYNC_BATCH = 200
+DELETION_CHECK_S = 30.0
+"""Longest a process's matcher goes without counting the table to notice removed rows."""
 EXACT: tuple[Method, ...] = ("exact",)
 NEAR: tuple[Method, ...] = ("hash", "local")
 
@@ -74,6 +89,8 @@ class _Loaded:
     matcher: Matcher
     last_id: int
     count: int
+    counted_at: float
+    """When the table was last counted to notice removed rows (time.monotonic())."""
 
 
 _loaded: _Loaded | None = None
@@ -90,6 +107,13 @@ def identify_registered(data: bytes, picture: Image.Image) -> tuple[Match | None
     with _lock:
         matcher = _up_to_date()
         match = matcher.identify(data, methods=EXACT) or matcher.identify(picture, methods=NEAR)
+        if match is not None and not Fingerprint.objects.filter(pk=int(match.work_id)).exists():
+            # Matched a row removed since it was loaded (a deleted work, a remade print): count
+            # now instead of waiting for the next deletion check, and ask again.
+            assert _loaded is not None
+            _loaded.counted_at = -DELETION_CHECK_S
+            matcher = _up_to_date()
+            match = matcher.identify(data, methods=EXACT) or matcher.identify(picture, methods=NEAR)
         return match, len(matcher)
 
 
@@ -100,21 +124,77 @@ def registered_matcher() -> Matcher:
 
 
 def _up_to_date() -> Matcher:
-    """The matcher over every fingerprint, brought up to date with the table (hold `_lock`)."""
+    """The matcher over every fingerprint, brought up to date with the table (hold `_lock`).
+
+    New rows (higher pks) are added on every call, which costs one indexed `MAX(pk)` when there
+    are none. Removed rows are noticed by counting the table, at most every
+    `DELETION_CHECK_S` seconds (a count reads every row); meanwhile a removed work still in the
+    matcher is skipped where it is looked up (`_registered_from_match`, `_stored_features`).
+    """
     global _loaded
-    totals = Fingerprint.objects.aggregate(last=Max("pk"), count=Count("pk"))
-    last, count = totals["last"] or 0, totals["count"]
-    if _loaded is not None and (_loaded.last_id, _loaded.count) == (last, count):
-        return _loaded.matcher
-    loaded = _loaded or _Loaded(Matcher(), 0, 0)
-    fresh = Fingerprint.objects.filter(pk__gt=loaded.last_id).order_by("pk")
-    if loaded.count + fresh.count() != count:  # some rows went: start again
-        loaded, fresh = _Loaded(Matcher(), 0, 0), Fingerprint.objects.order_by("pk")
-    for pk, data in fresh.values_list("pk", "print").iterator(chunk_size=500):
-        loaded.matcher.add(pk, WorkPrint.from_bytes(bytes(data)))
-        loaded.last_id, loaded.count = pk, loaded.count + 1
+    last = Fingerprint.objects.aggregate(last=Max("pk"))["last"] or 0
+    now = time.monotonic()
+    loaded = _loaded
+    if loaded is not None and now - loaded.counted_at >= DELETION_CHECK_S:
+        kept = loaded.count + Fingerprint.objects.filter(pk__gt=loaded.last_id).count()
+        if kept != Fingerprint.objects.count():  # some rows went: start again
+            loaded = None
+        else:
+            loaded.counted_at = now
+    if loaded is not None and loaded.last_id == last:
+        return loaded.matcher
+    loaded = loaded or _Loaded(_new_matcher(), 0, 0, now)
+    seen: list[int] = []
+
+    def prints() -> Iterator[tuple[int, WorkPrint]]:
+        fresh = Fingerprint.objects.filter(pk__gt=loaded.last_id).order_by("pk")
+        for pk, data in fresh.values_list("pk", "print").iterator(chunk_size=500):
+            seen.append(pk)
+            yield pk, WorkPrint.from_bytes(bytes(data))
+
+    loaded.count += loaded.matcher.add_many(prints())
+    loaded.last_id = seen[-1] if seen else loaded.last_id
     _loaded = loaded
     return loaded.matcher
+
+
+def _new_matcher() -> Matcher:
+    return Matcher(fetch_features=_stored_features)
+
+
+def _stored_features(work_id: WorkId) -> LocalFeatures | None:
+    """The keypoints of a fingerprint row (None when the row has gone since it was indexed)."""
+    data = Fingerprint.objects.filter(pk=int(work_id)).values_list("print", flat=True).first()
+    return None if data is None else WorkPrint.from_bytes(bytes(data)).features
+
+
+def fingerprints_reprint() -> int:
+    """Remake every print written in an older format (keypoints not strongest first); how many.
+
+    A remade print gets a new row, so every process's matcher rebuilds on its next search.
+    """
+    done = 0
+    old = Fingerprint.objects.order_by("pk").values_list("pk", "print")
+    for pk, data in old.iterator(chunk_size=500):
+        if WorkPrint.from_bytes(bytes(data)).version == PRINT_FORMAT:
+            continue
+        row = Fingerprint.objects.select_related("work", "certificate").get(pk=pk)
+        owner = row.work or row.certificate
+        assert owner is not None  # a check constraint: a fingerprint is of one of the two
+        stored = owner.image
+        with stored.open("rb") as file:
+            image = bytes(file.read())
+        try:
+            fresh = print_image(image).to_bytes()
+        except ProvenanceError:
+            continue  # no longer decodes: the old print still matches as it did
+        with transaction.atomic():
+            row.delete()
+            Fingerprint.objects.create(
+                work=row.work, certificate=row.certificate, sha256=row.sha256, print=fresh
+            )
+        done += 1
+    return done
 
 
 def matcher_forget() -> None:

@@ -2,15 +2,16 @@
 
 Modules: `codes` (pHash64 and a 256-bit PDQ-style hash as uint64 words), `index` (`HashIndex`,
 multi-index hashing over millions of codes, with a linear-scan baseline), `local` (ORB keypoints
-and their RANSAC check), `matcher` (`Matcher`, the three combined) and `prints` (`WorkPrint`, one
-image's codes and keypoints as bytes to store, so a matcher is rebuilt without decoding images).
+and their RANSAC check), `shortlist` (`KeypointShortlist`, which works share keypoint descriptors
+with a query, by binary search over sorted 32-bit substrings), `matcher` (`Matcher`, the three
+combined) and `prints` (`WorkPrint`, one image's codes and keypoints as bytes to store, so a
+matcher is rebuilt without decoding images).
 
 Dependencies: numpy, Pillow and OpenCV only (all already required). faiss-cpu was considered for
-the descriptor shortlist but not added, nor benchmarked: the substring-vote shortlist over
-`HashIndex` put the right work first for all 300 measured 25% crops and costs a few milliseconds
-at 1,000 registered works (bench/matching_latency.py). Local features are kept in memory, about
-70 KiB per work with their index, so they suit registries up to about 100,000 works; beyond that the
-shortlist would need a compressed index (faiss's binary IVF is the candidate to measure).
+the descriptor shortlist but not added: indexing every descriptor (500 a work, 32 bytes each)
+costs 16 KiB a work before any index structure, and its inverted lists grow with the registry,
+while the substring shortlist keeps 8 KiB a work and answers by binary search. Memory per work
+and latency by registry size are in docs/BENCHMARKS.md (bench/matching_latency.py).
 """
 
 from provenance.matching.codes import PDQ_BITS, PHASH_BITS, hamming_distances, pdq256, phash64
@@ -26,6 +27,7 @@ from provenance.matching.matcher import (
     WorkId,
 )
 from provenance.matching.prints import DamagedPrint, WorkPrint, print_image
+from provenance.matching.shortlist import KeypointShortlist
 
 __all__ = [
     "METHODS",
@@ -34,6 +36,7 @@ __all__ = [
     "DamagedPrint",
     "DuplicateWork",
     "HashIndex",
+    "KeypointShortlist",
     "LocalFeatures",
     "Match",
     "Matcher",

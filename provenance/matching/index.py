@@ -102,33 +102,6 @@ class HashIndex:
         rows = np.flatnonzero(distances <= max_distance)
         return self._answer(rows, distances[rows])
 
-    def probe(self, codes: Codes, max_distance: int) -> tuple[Ids, Ids, Ids]:
-        """Fast, incomplete radius search for many queries: rows sharing a whole substring.
-
-        Returns (query index, id, distance) arrays, one entry per pair of query and row that
-        share at least one substring exactly and are within `max_distance`; rows that differ
-        in every substring are missed, which bit-sampling votes (local features) can afford.
-        """
-        queries = np.asarray(codes, dtype=np.uint64).reshape(-1, self._words)
-        self._build()
-        query_rows = np.arange(len(queries), dtype=np.int64)
-        pairs = [
-            self._bucket_pairs(position, self._substring(queries, position), query_rows)
-            for position in range(self.substrings)
-        ]
-        if not pairs:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        which = np.concatenate([pair[0] for pair in pairs])
-        rows = np.concatenate([pair[1] for pair in pairs])
-        distances = self._distances(rows, queries[which])
-        close = distances <= max_distance
-        # A pair found through several substrings is kept once (deduplicating after the
-        # distance filter, which leaves few pairs, is far cheaper than before it).
-        key, first = np.unique(which[close] * len(self._ids) + rows[close], return_index=True)
-        which, rows = np.divmod(key, len(self._ids))
-        return which, self._ids[rows], distances[close][first]
-
     def save(self, path: str | PathLike[str]) -> None:
         """Write ids and codes to an .npz file (no pickle); `load` reads it back."""
         ids, codes = self.codes()

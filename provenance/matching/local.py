@@ -14,11 +14,7 @@ RANSAC (`cv2.estimateAffinePartial2D`, 5-pixel tolerance) whose scale is plausib
 150 shared paintings a 25% crop kept 75 or more inliers while unrelated paintings reached 8 at
 most; the Matcher's threshold comes from bench/matching_robustness.py.
 
-To find which registered works to check, descriptors go into a `HashIndex` of 256-bit codes; each
-query descriptor votes once for every work holding a descriptor that shares a whole 16-bit
-substring with it and is within 48 bits (`HashIndex.probe`, bit-sampling LSH). On 300 registered
-paintings the right work came first in the votes for all 300 of its 25% crops (counting every
-substring collision instead, without the distance check, it was outside the top 4 for 13).
+Which registered works to check is `provenance.matching.shortlist.KeypointShortlist`'s answer.
 """
 
 from __future__ import annotations
@@ -68,13 +64,9 @@ class LocalFeatures:
         """Number of keypoints."""
         return len(self.descriptors)
 
-    def codes(self) -> npt.NDArray[np.uint64]:
-        """The descriptors as 256-bit codes, (n, 4) uint64 words, for a `HashIndex`."""
-        return self.descriptors.view(">u8").astype(np.uint64)
-
 
 def local_features(image: Image.Image, *, max_features: int = MAX_FEATURES) -> LocalFeatures:
-    """ORB keypoints and descriptors of an RGB image, in working-size pixel coordinates."""
+    """ORB keypoints and descriptors of an RGB image, strongest first, in working-size pixels."""
     gray = np.asarray(image.convert("L"))  # (H, W)
     scale = WORKING_SIDE / max(gray.shape)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
@@ -86,8 +78,10 @@ def local_features(image: Image.Image, *, max_features: int = MAX_FEATURES) -> L
             points=np.empty((0, 2), dtype=np.float32),
             descriptors=np.empty((0, DESCRIPTOR_BYTES), dtype=np.uint8),
         )
-    points = np.array([keypoint.pt for keypoint in keypoints], dtype=np.float32)
-    return LocalFeatures(points=points, descriptors=np.ascontiguousarray(descriptors))
+    # Strongest first (by ORB's Harris response), so a shortlist can keep the first few.
+    order = np.argsort([-keypoint.response for keypoint in keypoints], kind="stable")
+    points = np.array([keypoints[index].pt for index in order], dtype=np.float32)
+    return LocalFeatures(points=points, descriptors=np.ascontiguousarray(descriptors[order]))
 
 
 def geometric_inliers(query: LocalFeatures, reference: LocalFeatures) -> int:

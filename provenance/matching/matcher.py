@@ -3,16 +3,22 @@
 Three checks, cheapest first, the first that answers wins:
 1. exact: the sha256 of the file bytes equals a registered file's (only when both were bytes);
 2. hash: a registered work's 256-bit PDQ-style hash is within `hash_threshold` bits;
-3. local: ORB keypoints, shortlisted by descriptor votes, then verified by a RANSAC similarity
-   transform with at least `min_inliers` inliers (this is what finds crops and rotations).
+3. local: ORB keypoints, shortlisted by descriptor votes (`KeypointShortlist`), then verified by a
+   RANSAC similarity transform with at least `min_inliers` inliers (this finds crops and
+   rotations).
 Each answer is a frozen `Match` that names the method, its measured distance or inliers, and the
 threshold that accepted it. The default thresholds come from bench/matching_robustness.py.
+
+Memory per registered work: the hash index's 96 bytes, the shortlist's 8 KiB, and, unless a
+`fetch_features` function is given, the work's keypoints (about 20 KiB for 500): a platform that
+stores its prints passes one, and only the shortlisted works' keypoints are read per query.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
+import itertools
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Final, Literal
@@ -33,6 +39,7 @@ from provenance.matching.local import (
     local_features,
 )
 from provenance.matching.prints import WorkPrint, print_image
+from provenance.matching.shortlist import PER_WORK, KeypointShortlist
 
 WorkId = int | str
 """A work's id as the caller gives it."""
@@ -42,10 +49,8 @@ Method = Literal["exact", "hash", "local"]
 
 METHODS: Final[tuple[Method, ...]] = ("exact", "hash", "local")
 
-VOTE_DISTANCE: Final = 48
-"""Largest descriptor Hamming distance (of 256 bits) at which a query keypoint votes for a work."""
-
 _FORMAT_VERSION: Final = 1
+_BATCH: Final = 4096  # works stored per batch by add_many
 _NO_HASH: Final = np.zeros(32, dtype=np.uint8)
 
 
@@ -73,6 +78,8 @@ class MatcherConfig:
     """
     shortlist: int = 3
     """Registered works, most voted first, whose keypoints are checked geometrically."""
+    shortlist_keypoints: int = PER_WORK
+    """Strongest descriptors of each registered work that vote in the shortlist."""
     max_features: int = MAX_FEATURES
     """Most ORB keypoints kept per image."""
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -84,7 +91,7 @@ class MatcherConfig:
             raise ValueError(
                 f"hash_threshold must be in 0..{PDQ_BITS // 2 - 1} bits; got {self.hash_threshold}"
             )
-        for name in ("min_inliers", "shortlist", "max_features"):
+        for name in ("min_inliers", "shortlist", "shortlist_keypoints", "max_features"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more; got {getattr(self, name)}")
 
@@ -108,14 +115,24 @@ class Match:
 class Matcher:
     """Registered works, searchable by exact bytes, global hash and local features."""
 
-    def __init__(self, config: MatcherConfig | None = None) -> None:
-        """An empty matcher."""
+    def __init__(
+        self,
+        config: MatcherConfig | None = None,
+        *,
+        fetch_features: Callable[[WorkId], LocalFeatures | None] | None = None,
+    ) -> None:
+        """An empty matcher; with `fetch_features`, keypoints are read from there when checked.
+
+        `fetch_features(work_id)` returns the keypoints the work was added with (None when the
+        work is gone); the matcher then keeps only its hash and shortlist entries in memory.
+        """
         self.config = config or MatcherConfig()
+        self._fetch_features = fetch_features
         self._work_ids: list[WorkId] = []
         self._rows: dict[WorkId, int] = {}
         self._content_hashes: dict[bytes, int] = {}
         self._hashes = HashIndex(PDQ_BITS)
-        self._descriptors = HashIndex(DESCRIPTOR_BYTES * 8)
+        self._shortlist = KeypointShortlist(per_work=self.config.shortlist_keypoints)
         self._features: list[LocalFeatures] = []
 
     def __len__(self) -> int:
@@ -138,9 +155,23 @@ class Matcher:
 
     def add(self, work_id: WorkId, work_print: WorkPrint) -> None:
         """Register a work from its stored print (`provenance.matching.prints.print_image`)."""
-        if work_id in self._rows:
-            raise DuplicateWork(f"work {work_id!r} is already registered; use a new id")
-        self._store(work_id, work_print.content_hash, work_print.code, work_print.features)
+        self.add_many([(work_id, work_print)])
+
+    def add_many(self, prints: Iterable[tuple[WorkId, WorkPrint]]) -> int:
+        """Register works from their prints, a batch at a time (a registry's start-up); how many.
+
+        A duplicate id raises `DuplicateWork`; the works before its batch stay registered.
+        """
+        added, items = 0, iter(prints)
+        while batch := list(itertools.islice(items, _BATCH)):
+            ids = [work_id for work_id, _ in batch]
+            repeated = [work_id for work_id in ids if work_id in self._rows]
+            if repeated or len(set(ids)) != len(ids):
+                twice = repeated[0] if repeated else next(w for w in ids if ids.count(w) > 1)
+                raise DuplicateWork(f"work {twice!r} is already registered; use a new id")
+            self._store([work_print for _, work_print in batch], ids)
+            added += len(batch)
+        return added
 
     def identify(
         self, image: bytes | Image.Image, *, methods: Collection[Method] = METHODS
@@ -169,6 +200,11 @@ class Matcher:
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write every registered work to an .npz file (no pickle); `load` reads it back."""
+        if self._fetch_features is not None:
+            raise ValueError(
+                "this matcher reads keypoints through fetch_features and does not hold them; "
+                "save the prints where they are stored instead"
+            )
         is_int = np.array([isinstance(work_id, int) for work_id in self._work_ids], dtype=bool)
         sha = np.zeros((len(self), 32), dtype=np.uint8)
         for digest, row in self._content_hashes.items():
@@ -201,19 +237,29 @@ class Matcher:
                     f"this version reads format {_FORMAT_VERSION}"
                 )
             ends = np.cumsum(stored["feature_counts"])
+            starts = ends - stored["feature_counts"]
             points, descriptors = stored["points"], stored["descriptors"]
-            for row, (text, is_int) in enumerate(
-                zip(stored["work_ids"].tolist(), stored["work_id_is_int"].tolist(), strict=True)
-            ):
-                start = int(ends[row - 1]) if row else 0
-                features = LocalFeatures(
-                    points=points[start : ends[row]], descriptors=descriptors[start : ends[row]]
+            hashes, digests = stored["hashes"], stored["content_hashes"]
+            work_ids = [
+                int(text) if is_int else text
+                for text, is_int in zip(
+                    stored["work_ids"].tolist(), stored["work_id_is_int"].tolist(), strict=True
                 )
-                sha = stored["content_hashes"][row]
-                digest = sha.tobytes() if sha.any() else None
-                matcher._store(
-                    int(text) if is_int else text, digest, stored["hashes"][row], features
+            ]
+            matcher.add_many(
+                (
+                    work_id,
+                    WorkPrint(
+                        content_hash=digests[row].tobytes() if digests[row].any() else None,
+                        code=hashes[row],
+                        features=LocalFeatures(
+                            points=points[starts[row] : ends[row]],
+                            descriptors=descriptors[starts[row] : ends[row]],
+                        ),
+                    ),
                 )
+                for row, work_id in enumerate(work_ids)
+            )
         return matcher
 
     def _decode(self, image: bytes | Image.Image) -> tuple[bytes | None, Image.Image]:
@@ -224,41 +270,45 @@ class Matcher:
             raise TypeError(f"expected image bytes or a PIL image; got {type(image).__name__}")
         return None, image if image.mode == "RGB" else open_image(_png(image))
 
-    def _store(
-        self,
-        work_id: WorkId,
-        digest: bytes | None,
-        code: npt.NDArray[np.uint64],
-        features: LocalFeatures,
-    ) -> None:
-        """Append one work's row to every index."""
-        row = len(self._work_ids)
-        self._work_ids.append(work_id)
-        self._rows[work_id] = row
-        if digest is not None:
-            self._content_hashes.setdefault(digest, row)
-        self._hashes.add([row], code.reshape(1, -1))
-        self._descriptors.add(np.full(len(features), row), features.codes())
-        self._features.append(features)
+    def _store(self, prints: Sequence[WorkPrint], work_ids: Sequence[WorkId]) -> None:
+        """Append a batch of works' rows to every index."""
+        first = len(self._work_ids)
+        rows = range(first, first + len(work_ids))
+        self._work_ids.extend(work_ids)
+        self._rows.update(zip(work_ids, rows, strict=True))
+        for row, work_print in zip(rows, prints, strict=True):
+            if work_print.content_hash is not None:
+                self._content_hashes.setdefault(work_print.content_hash, row)
+        codes = np.stack([work_print.code.reshape(-1) for work_print in prints])
+        self._hashes.add(np.asarray(rows), codes)
+        self._shortlist.add_many([work_print.features.descriptors for work_print in prints])
+        if self._fetch_features is None:
+            self._features.extend(work_print.features for work_print in prints)
 
     def _identify_local(self, query: LocalFeatures) -> Match | None:
         """The most voted work, of the shortlist, that verifies geometrically; None if none does."""
         if len(query) == 0 or not self._work_ids:
             return None
-        _, rows, _ = self._descriptors.probe(query.codes(), VOTE_DISTANCE)
-        votes = np.bincount(rows, minlength=len(self))
-        shortlist = np.argsort(-votes, kind="stable")[: self.config.shortlist]
-        # The most voted work that verifies wins: the right work led the votes for every 25%
-        # crop measured, and stopping there saves the other checks (5-10 ms each).
-        for row in shortlist[votes[shortlist] > 0].tolist():
-            inliers = geometric_inliers(query, self._features[row])
+        # The most voted work that verifies wins: the right work led the votes for nearly every
+        # 25% crop measured, and stopping there saves the other checks (about 5 ms each).
+        for row, _ in self._shortlist.top(query.descriptors, self.config.shortlist):
+            reference = self._reference_features(row)
+            if reference is None:
+                continue
+            inliers = geometric_inliers(query, reference)
             if inliers >= self.config.min_inliers:
-                fewer = min(len(query), len(self._features[row]))
+                fewer = min(len(query), len(reference))
                 score = inliers / fewer
                 return Match(
                     self._work_ids[row], "local", None, inliers, self.config.min_inliers, score
                 )
         return None
+
+    def _reference_features(self, row: int) -> LocalFeatures | None:
+        """The keypoints of the work at `row`: held, or read through `fetch_features`."""
+        if self._fetch_features is None:
+            return self._features[row]
+        return self._fetch_features(self._work_ids[row])
 
 
 def _png(image: Image.Image) -> bytes:

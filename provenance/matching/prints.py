@@ -21,7 +21,10 @@ from provenance.hashing import DEFAULT_MAX_PIXELS, content_hash, open_image
 from provenance.matching.codes import PDQ_BITS, pdq256
 from provenance.matching.local import DESCRIPTOR_BYTES, MAX_FEATURES, LocalFeatures, local_features
 
-PRINT_FORMAT: Final = 1
+PRINT_FORMAT: Final = 2
+"""Format `to_bytes` writes. 2: keypoints strongest first. 1 (still read): OpenCV's order."""
+
+READABLE_FORMATS: Final = (1, 2)
 
 
 class DamagedPrint(ProvenanceError):
@@ -35,6 +38,9 @@ class WorkPrint:
     content_hash: bytes | None
     code: npt.NDArray[np.uint64]  # (PDQ_BITS // 64,)
     features: LocalFeatures
+    version: int = PRINT_FORMAT
+    """Format it was read from: a format-1 print's keypoints are not strongest first, so a
+    shortlist keeps an arbitrary subset of them (reprint it: `print_image` on the image)."""
 
     def to_bytes(self) -> bytes:
         """The print as .npz bytes (no pickle)."""
@@ -54,9 +60,10 @@ class WorkPrint:
         """A print read back from `to_bytes`; `DamagedPrint` for anything else."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-                if int(stored["format"]) != PRINT_FORMAT:
+                version = int(stored["format"])
+                if version not in READABLE_FORMATS:
                     raise DamagedPrint(
-                        f"print format {int(stored['format'])}; this code reads {PRINT_FORMAT}"
+                        f"print format {version}; this code reads {READABLE_FORMATS}"
                     )
                 digest = stored["content_hash"].tobytes()
                 code = stored["code"].astype(np.uint64)
@@ -68,7 +75,7 @@ class WorkPrint:
             raise DamagedPrint(f"not a work print ({len(data)} bytes): {error}") from error
         if code.shape != (PDQ_BITS // 64,) or len(digest) not in (0, 32):
             raise DamagedPrint(f"a print with a {code.shape} code and a {len(digest)}-byte hash")
-        return cls(content_hash=digest or None, code=code, features=features)
+        return cls(content_hash=digest or None, code=code, features=features, version=version)
 
 
 def print_image(

@@ -298,6 +298,58 @@ def test_the_index_command_fingerprints_every_registered_image_once(
     assert Fingerprint.objects.count() == 3
 
 
+def test_a_crop_is_found_by_keypoints_read_back_from_the_rows_and_old_prints_are_remade(
+    artist: User, make_painting_work: Callable[..., Work]
+) -> None:
+    from authenticity.fingerprints import matcher_forget
+    from authenticity.services import verification_run
+
+    from provenance.matching import WorkPrint
+
+    works = _registry(make_painting_work, artist, 6)
+    call_command("authenticity_index", stdout=io.StringIO())
+    # The first work's print as an older version wrote it: format 1, keypoints weakest first.
+    row = Fingerprint.objects.get(work=works[0])
+    old = WorkPrint.from_bytes(bytes(row.print))
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        format=np.array(1),
+        content_hash=np.frombuffer(old.content_hash or b"", dtype=np.uint8),
+        code=old.code,
+        points=old.features.points[::-1],
+        descriptors=old.features.descriptors[::-1],
+    )
+    row.print = buffer.getvalue()
+    row.save(update_fields=["print"])
+    matcher_forget()
+    with works[0].image.open("rb") as stored:
+        original = stored.read()
+    image = Image.open(io.BytesIO(original)).convert("RGB")
+    width, height = image.size
+    crop = io.BytesIO()
+    image.crop((width // 4, height // 4, width, height)).save(crop, "JPEG", quality=90)
+    copy = jpeg_copy(original, scale=0.5)
+
+    before = verification_run(image=copy, requested_by=None, client="10.0.0.2")
+    out = io.StringIO()
+    call_command("authenticity_index", "--reprint", stdout=out)
+    # This process's matcher still holds the removed row, which the hash matches first.
+    after = verification_run(image=copy, requested_by=None, client="10.0.0.2")
+    verification = verification_run(image=crop.getvalue(), requested_by=None, client="10.0.0.2")
+
+    assert before.work_id == after.work_id == works[0].pk
+    assert after.verdict == Verdict.PROBABLE
+    assert "Remade 1 print." in out.getvalue()
+    assert WorkPrint.from_bytes(bytes(Fingerprint.objects.get(work=works[0]).print)).version == 2
+    assert Fingerprint.objects.count() == 6
+    report = verification.report
+    assert report["match"]["method"] == "local"
+    assert report["match"]["inliers"] >= report["match"]["threshold"]
+    assert verification.work_id == works[0].pk
+    assert verification.verdict == Verdict.PROBABLE
+
+
 @pytest.mark.django_db(transaction=True)
 def test_threads_verifying_at_once_on_a_cold_matcher_all_get_answers(
     make_user: Callable[..., User], make_painting_work: Callable[..., Work]

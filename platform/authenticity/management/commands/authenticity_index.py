@@ -1,7 +1,9 @@
 """`manage.py authenticity_index`: fingerprint every registered image that has none yet.
 
 Verifications index new images as they go; this backfills at once (after a restore, or a bulk
-import of works), so the first checks do not pay for it.
+import of works), so the first checks do not pay for it. `--reprint` remakes prints written by an
+older version (format 1 listed keypoints in OpenCV's order; the shortlist wants the strongest
+first).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from authenticity.fingerprints import fingerprints_sync
+from authenticity.fingerprints import fingerprints_reprint, fingerprints_sync
 
 
 class Command(BaseCommand):
@@ -18,7 +20,15 @@ class Command(BaseCommand):
 
     help = "Fingerprint every registered image that has no fingerprint yet."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--reprint", action="store_true", help="remake prints written in an older format"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["reprint"]:
+            remade = fingerprints_reprint()
+            self.stdout.write(f"Remade {remade} print{'' if remade == 1 else 's'}.")
         total = 0
         while done := fingerprints_sync():
             total += done
