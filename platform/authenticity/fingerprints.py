@@ -40,6 +40,9 @@ EXACT: tuple[Method, ...] = ("exact",)
 NEAR: tuple[Method, ...] = ("hash", "local")
 
 
+_works_seen = 0  # every work up to this pk has been indexed or tried, in this process
+
+
 def fingerprint_work(work: Work) -> Fingerprint | None:
     """Index a work generated on the platform (None when it was indexed already)."""
     with work.image.open("rb") as stored:
@@ -69,12 +72,25 @@ def _store(row: Fingerprint, data: bytes) -> Fingerprint | None:
     return row
 
 
-def fingerprints_sync(*, limit: int = SYNC_BATCH) -> int:
-    """Index up to `limit` registered images that have no fingerprint yet; returns how many."""
+def fingerprints_sync(*, limit: int = SYNC_BATCH, rescan: bool = False) -> int:
+    """Index up to `limit` registered images that have no fingerprint yet; returns how many.
+
+    Works are looked for above the highest one this process has seen indexed or tried (an image
+    that no longer decodes is not retried on every check), so a verification does not scan the
+    whole works table; `rescan` starts from the first work (`manage.py authenticity_index`).
+    """
+    global _works_seen
+    if rescan:
+        _works_seen = 0
     done = 0
-    for work in Work.objects.filter(fingerprint__isnull=True).order_by("pk")[:limit]:
+    # Up to the highest pk now: a work added meanwhile is above it and found on the next call.
+    last = Work.objects.aggregate(last=Max("pk"))["last"] or 0
+    unindexed = Work.objects.filter(pk__gt=_works_seen, pk__lte=last, fingerprint__isnull=True)
+    batch = list(unindexed.order_by("pk")[:limit])
+    for work in batch:
         done += fingerprint_work(work) is not None
-    left = limit - done
+    _works_seen = batch[-1].pk if len(batch) == limit else last
+    left = limit - len(batch)
     if left > 0:
         uploaded = Certificate.objects.filter(work__isnull=True, fingerprint__isnull=True).exclude(
             state=CertificateState.DRAFT  # a draft is its owner's alone until it is signed
@@ -169,7 +185,7 @@ def _stored_features(work_id: WorkId) -> LocalFeatures | None:
 
 
 def fingerprints_reprint() -> int:
-    """Remake every print written in an older format (keypoints not strongest first); how many.
+    """Remake every print written in an older format (keypoints in OpenCV's order); how many.
 
     A remade print gets a new row, so every process's matcher rebuilds on its next search.
     """
@@ -198,7 +214,8 @@ def fingerprints_reprint() -> int:
 
 
 def matcher_forget() -> None:
-    """Drop this process's matcher (tests, and after a restore from backup)."""
-    global _loaded
+    """Drop this process's matcher and what it has indexed (tests, after a restore from backup)."""
+    global _loaded, _works_seen
     with _lock:
         _loaded = None
+        _works_seen = 0

@@ -584,6 +584,9 @@ def _store_work(
     except IntegrityError:  # the same work was stored meanwhile by another job
         work.image.delete(save=False)
         return Work.objects.get(**key)
+    from authenticity.fingerprints import fingerprint_work
+
+    fingerprint_work(work)  # verifiable at once; verifications would otherwise index it first
     return work
 
 

@@ -22,7 +22,8 @@ from provenance.matching.codes import PDQ_BITS, pdq256
 from provenance.matching.local import DESCRIPTOR_BYTES, MAX_FEATURES, LocalFeatures, local_features
 
 PRINT_FORMAT: Final = 2
-"""Format `to_bytes` writes. 2: keypoints strongest first. 1 (still read): OpenCV's order."""
+"""Format `to_bytes` writes. 2: keypoints in `local_features` order (the strongest of each grid
+cell first). 1 (still read): OpenCV's order."""
 
 READABLE_FORMATS: Final = (1, 2)
 
@@ -39,7 +40,7 @@ class WorkPrint:
     code: npt.NDArray[np.uint64]  # (PDQ_BITS // 64,)
     features: LocalFeatures
     version: int = PRINT_FORMAT
-    """Format it was read from: a format-1 print's keypoints are not strongest first, so a
+    """Format it was read from: a format-1 print's keypoints are in OpenCV's order, so a
     shortlist keeps an arbitrary subset of them (reprint it: `print_image` on the image)."""
 
     def to_bytes(self) -> bytes:

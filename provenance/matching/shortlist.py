@@ -1,7 +1,7 @@
 """`KeypointShortlist`: which registered works share keypoints with a query, at any registry size.
 
-Each work contributes its `per_work` strongest ORB descriptors (`local_features` lists them
-strongest first). A descriptor's 256 bits are cut into eight 32-bit substrings; for each substring
+Each work contributes its first `per_work` ORB descriptors (`local_features` lists the strongest
+of each part of the image first, so the first few are spread over it and a crop keeps some). A descriptor's 256 bits are cut into eight 32-bit substrings; for each substring
 position the shortlist keeps the (substring value, row) pairs sorted by value, so the descriptors
 sharing a whole substring with a query descriptor are found by binary search (`np.searchsorted`),
 in time that grows with the logarithm of the registry, not with its size. A query descriptor votes
@@ -69,15 +69,21 @@ class _Sorted:
 
     @classmethod
     def of(cls, values: npt.NDArray[np.uint32], rows: Rows) -> _Sorted:
-        """Entries `values` (n, POSITIONS) of `rows` (n,), sorted position by position."""
+        """Entries `values` (n, POSITIONS) of `rows` (n,), sorted position by position.
+
+        Each position sorts (value << 32 | row) as one uint64 key: one contiguous sort, no
+        gather, and equal values keep their rows in ascending order, as a stable sort would.
+        """
         level = cls(
             np.empty((POSITIONS, len(values)), np.uint32),
             np.empty((POSITIONS, len(values)), np.uint32),
         )
+        low = rows.astype(np.uint64)
         for position in range(POSITIONS):  # one position at a time keeps the sort's memory small
-            order = np.argsort(values[:, position], kind="stable")
-            level.values[position] = values[order, position]
-            level.rows[position] = rows[order]
+            keys = (values[:, position].astype(np.uint64) << np.uint64(32)) | low
+            keys.sort()
+            level.values[position] = keys >> np.uint64(32)
+            level.rows[position] = keys.astype(np.uint32)  # the low 32 bits
         return level
 
     def __len__(self) -> int:
@@ -145,11 +151,11 @@ class KeypointShortlist:
         return sum(level.values.nbytes + level.rows.nbytes for level in (self._base, self._delta))
 
     def add(self, descriptors: npt.NDArray[np.uint8]) -> int:
-        """Add one work's descriptors (n, 32), strongest first; returns its row number."""
+        """Add one work's descriptors (n, 32), in `local_features` order; returns its row."""
         return self.add_many([descriptors]).start
 
     def add_many(self, works: Sequence[npt.NDArray[np.uint8]]) -> range:
-        """Add works' descriptors ((n, 32) each, strongest first); returns their row numbers."""
+        """Add works' descriptors ((n, 32) each, `local_features` order); returns their rows."""
         kept = []
         for descriptors in works:
             if descriptors.ndim != 2 or descriptors.shape[1:] != (DESCRIPTOR_BYTES,):
@@ -224,8 +230,10 @@ class KeypointShortlist:
         """Sort the rows added since the last search into the delta; fold a large delta."""
         if not self._pending_values:
             return
-        fresh = _Sorted.of(np.concatenate(self._pending_values), np.concatenate(self._pending_rows))
-        self._pending_values, self._pending_rows = [], []
+        values, rows = np.concatenate(self._pending_values), np.concatenate(self._pending_rows)
+        self._pending_values, self._pending_rows = [], []  # freed before the sort's copies
+        fresh = _Sorted.of(values, rows)
+        del values, rows
         self._delta = self._delta.merged(fresh)
         if len(self._delta) >= max(len(self._base) // _FOLD_FRACTION, _MIN_FOLD) or not len(
             self._base

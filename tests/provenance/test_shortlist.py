@@ -103,22 +103,33 @@ def test_shortlist_refuses_bad_shapes_and_sizes() -> None:
     assert KeypointShortlist().top(random_descriptors(5), 3) == []
 
 
-def test_keypoints_come_strongest_first() -> None:
-    import cv2
+def test_keypoints_come_strongest_first_in_each_cell_the_cells_in_turn() -> None:
+    from provenance.matching.local import _spread_order
 
+    points = rng.uniform(0, 512, size=(300, 2)).astype(np.float32)
+    points[:100] = rng.uniform(0, 128, size=(100, 2))  # a crowded, contrasted corner
+    responses = rng.uniform(0, 1, size=300).astype(np.float32)
+    responses[:100] += 1.0  # ... holding the 100 strongest keypoints
+    order = _spread_order(points, responses, (512, 512))
+    cells = np.minimum(points[order, 1] // 128, 3) * 4 + np.minimum(points[order, 0] // 128, 3)
+    assert sorted(order.tolist()) == list(range(300))
+    assert len(set(cells[:16].tolist())) == 16  # one from every cell before any second
+    for cell in range(16):
+        mine = responses[order][cells == cell]
+        assert (np.diff(mine) <= 0).all()  # strongest first within the cell
+
+
+def test_a_real_paintings_first_keypoints_are_spread_over_it() -> None:
     image = open_image(painting_files()[0].read_bytes())
     features = local_features(image)
-    gray = np.asarray(image.convert("L"))
-    scale = 512 / max(gray.shape)
-    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-    keypoints = cv2.ORB.create(nfeatures=500, fastThreshold=10).detect(gray, None)
-    strongest = {
-        (round(k.pt[0], 3), round(k.pt[1], 3))
-        for k in keypoints
-        if k.response >= sorted(k.response for k in keypoints)[-50]
-    }
-    first = {(round(float(x), 3), round(float(y), 3)) for x, y in features.points[:50]}
-    assert len(first & strongest) >= 45  # ties at the cut may swap a few
+    side = 512 / max(image.size)
+    height, width = round(image.height * side), round(image.width * side)
+    cells = [
+        min(int(y * 4 / height), 3) * 4 + min(int(x * 4 / width), 3) for x, y in features.points
+    ]
+    occupied = len(set(cells))
+    assert occupied >= 8
+    assert len(set(cells[:occupied])) == occupied
 
 
 def test_a_matcher_that_fetches_keypoints_answers_as_one_that_holds_them() -> None:

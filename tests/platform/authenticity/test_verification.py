@@ -298,6 +298,28 @@ def test_the_index_command_fingerprints_every_registered_image_once(
     assert Fingerprint.objects.count() == 3
 
 
+def test_works_added_after_a_check_are_indexed_by_the_next_and_the_command_rescans_all(
+    artist: User, make_painting_work: Callable[..., Work]
+) -> None:
+    from authenticity.services import verification_run
+
+    works = _registry(make_painting_work, artist, 3)
+    verification_run(image=painting(PISSARRO).read_bytes(), requested_by=None, client="10.0.0.3")
+    later = make_painting_work(artist, painting(PISSARRO), seed=40)
+    with later.image.open("rb") as stored:
+        copy = jpeg_copy(stored.read(), scale=0.5)
+    found = verification_run(image=copy, requested_by=None, client="10.0.0.3")
+    assert found.work_id == later.pk
+    # A fingerprint removed below this process's floor is not looked for by each check...
+    Fingerprint.objects.filter(work=works[0]).delete()
+    verification_run(image=copy, requested_by=None, client="10.0.0.3")
+    assert not Fingerprint.objects.filter(work=works[0]).exists()
+    # ... but the index command starts from the first work.
+    call_command("authenticity_index", stdout=io.StringIO())
+    assert Fingerprint.objects.filter(work=works[0]).exists()
+    assert Fingerprint.objects.count() == 4
+
+
 def test_a_crop_is_found_by_keypoints_read_back_from_the_rows_and_old_prints_are_remade(
     artist: User, make_painting_work: Callable[..., Work]
 ) -> None:

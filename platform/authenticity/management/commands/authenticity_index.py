@@ -2,8 +2,8 @@
 
 Verifications index new images as they go; this backfills at once (after a restore, or a bulk
 import of works), so the first checks do not pay for it. `--reprint` remakes prints written by an
-older version (format 1 listed keypoints in OpenCV's order; the shortlist wants the strongest
-first).
+older version (format 1 listed keypoints in OpenCV's order; the shortlist keeps each work's
+first few and wants them spread over the image).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if options["reprint"]:
             remade = fingerprints_reprint()
             self.stdout.write(f"Remade {remade} print{'' if remade == 1 else 's'}.")
-        total = 0
+        total = fingerprints_sync(rescan=True)  # from the first work, not this process's floor
         while done := fingerprints_sync():
             total += done
             self.stdout.write(f"Indexed {total} so far.")
