@@ -187,7 +187,8 @@ def _stored_features(work_id: WorkId) -> LocalFeatures | None:
 def fingerprints_reprint() -> int:
     """Remake every print written in an older format (keypoints in OpenCV's order); how many.
 
-    A remade print gets a new row, so every process's matcher rebuilds on its next search.
+    A remade print gets a new row: each process's matcher adds it on its next search and drops
+    the old one at its next deletion check, or at once if a query matches the old row first.
     """
     done = 0
     old = Fingerprint.objects.order_by("pk").values_list("pk", "print")

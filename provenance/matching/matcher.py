@@ -51,7 +51,6 @@ METHODS: Final[tuple[Method, ...]] = ("exact", "hash", "local")
 
 _FORMAT_VERSION: Final = 1
 _BATCH: Final = 4096  # works stored per batch by add_many
-_NO_HASH: Final = np.zeros(32, dtype=np.uint8)
 
 
 class DuplicateWork(ProvenanceError):
@@ -79,7 +78,7 @@ class MatcherConfig:
     shortlist: int = 3
     """Registered works, most voted first, whose keypoints are checked geometrically."""
     shortlist_keypoints: int = PER_WORK
-    """Strongest descriptors of each registered work that vote in the shortlist."""
+    """Descriptors of each registered work (its first, in `local_features` order) that vote."""
     max_features: int = MAX_FEATURES
     """Most ORB keypoints kept per image."""
     max_pixels: int = DEFAULT_MAX_PIXELS

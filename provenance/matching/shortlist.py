@@ -1,11 +1,12 @@
 """`KeypointShortlist`: which registered works share keypoints with a query, at any registry size.
 
 Each work contributes its first `per_work` ORB descriptors (`local_features` lists the strongest
-of each part of the image first, so the first few are spread over it and a crop keeps some). A descriptor's 256 bits are cut into eight 32-bit substrings; for each substring
-position the shortlist keeps the (substring value, row) pairs sorted by value, so the descriptors
-sharing a whole substring with a query descriptor are found by binary search (`np.searchsorted`),
-in time that grows with the logarithm of the registry, not with its size. A query descriptor votes
-once for every work it shares at least one substring with; the works with most votes are the
+of each part of the image first, so the first few are spread over it and a crop keeps some). A
+descriptor's 256 bits are cut into eight 32-bit substrings; for each substring position the
+shortlist keeps the (substring value, row) pairs sorted by value, so the descriptors sharing a
+whole substring with a query descriptor are found by binary search (`np.searchsorted`), in time
+that grows with the logarithm of the registry, not with its size. A query descriptor votes once
+for every work it shares at least one substring with; the works with most votes are the
 shortlist that the caller checks geometrically.
 
 Why whole 32-bit substrings: a copy's descriptor differs from the original's in about 10 to 30 of
@@ -45,7 +46,7 @@ SUBSTRING_BYTES: Final = 4
 POSITIONS: Final = DESCRIPTOR_BYTES // SUBSTRING_BYTES
 
 PER_WORK: Final = 128
-"""Default strongest descriptors a work contributes."""
+"""Default number of descriptors a work contributes (its first, in `local_features` order)."""
 
 MAX_BUCKET: Final = 256
 """Default largest number of entries sharing one substring value that still votes."""
@@ -104,24 +105,33 @@ class _Sorted:
             level.rows[position] = np.insert(self.rows[position], where, later.rows[position])
         return level
 
-    def pairs(
-        self, queries: npt.NDArray[np.uint32], max_bucket: int
-    ) -> tuple[npt.NDArray[np.int64], Rows]:
-        """(query descriptor, row) for each entry sharing a substring with a query descriptor."""
-        found_queries, found_rows = [], []
-        labels = np.arange(len(queries), dtype=np.int64)
-        for position in range(POSITIONS):
-            keys = queries[:, position]
-            column = self.values[position]
+
+def _pairs(
+    levels: Sequence[_Sorted], queries: npt.NDArray[np.uint32], max_bucket: int
+) -> tuple[npt.NDArray[np.int64], Rows]:
+    """(query descriptor, row) for each entry sharing a substring with a query descriptor.
+
+    A substring value held by more than `max_bucket` entries, counted over all levels, is a stop
+    word and gives no pair.
+    """
+    found_queries, found_rows = [], []
+    labels = np.arange(len(queries), dtype=np.int64)
+    for position in range(POSITIONS):
+        keys = queries[:, position]
+        spans = []
+        for level in levels:
+            column = level.values[position]
             starts = np.searchsorted(column, keys, side="left")
-            lengths = np.searchsorted(column, keys, side="right") - starts
-            voting = (lengths > 0) & (lengths <= max_bucket)
+            spans.append((level, starts, np.searchsorted(column, keys, side="right") - starts))
+        total = sum(lengths for _, _, lengths in spans)
+        voting = (total > 0) & (total <= max_bucket)
+        for level, starts, lengths in spans:
             starts, lengths = starts[voting], lengths[voting]
             # Flatten the slices [start, start + length) without a Python loop.
             offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-            found_rows.append(self.rows[position][offsets + np.arange(int(lengths.sum()))])
+            found_rows.append(level.rows[position][offsets + np.arange(int(lengths.sum()))])
             found_queries.append(np.repeat(labels[voting], lengths))
-        return np.concatenate(found_queries), np.concatenate(found_rows)
+    return np.concatenate(found_queries), np.concatenate(found_rows)
 
 
 class KeypointShortlist:
@@ -179,12 +189,8 @@ class KeypointShortlist:
             return []
         self._fold_pending()
         queries = _substrings(np.asarray(descriptors, dtype=np.uint8))
-        found = [
-            level.pairs(queries, self.max_bucket)
-            for level in (self._base, self._delta)
-            if len(level)
-        ]
-        return self._ranked(found, count)
+        levels = [level for level in (self._base, self._delta) if len(level)]
+        return self._ranked([_pairs(levels, queries, self.max_bucket)], count)
 
     def top_linear(self, descriptors: npt.NDArray[np.uint8], count: int) -> list[tuple[int, int]]:
         """The same answer as `top`, by scanning every entry (the baseline)."""

@@ -190,3 +190,14 @@ def test_top_equals_a_linear_scan_of_every_entry() -> None:
         query = np.concatenate([flipped(works[row], 10), common, random_descriptors(40)])
         assert shortlist.top(query, 10) == shortlist.top_linear(query, 10)
         assert shortlist.top(query, 1)[0][0] == row
+
+
+def test_a_stop_word_is_counted_over_the_base_and_the_newer_rows() -> None:
+    common = random_descriptors(1)
+    shortlist = KeypointShortlist(per_work=4, max_bucket=5)
+    for _ in range(3):
+        shortlist.add(np.concatenate([common, random_descriptors(3)]))
+    assert len(shortlist.top(common, 6)) == 3  # three entries: it votes (and builds the base)
+    for _ in range(3):
+        shortlist.add(np.concatenate([common, random_descriptors(3)]))  # three more, in the delta
+    assert shortlist.top(common, 6) == shortlist.top_linear(common, 6) == []
