@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from registry.models import Certificate
 from studio.models import Work
 
@@ -79,7 +80,7 @@ class Verification(models.Model):
     )
     report = models.JSONField(help_text="The whole report, as the API answered it.")
     duration_ms = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.utils import timezone
 from PIL import Image
 from registry.models import Certificate, CertificateState
 from registry.onchain import platform_chain
@@ -127,25 +127,23 @@ def verification_run(
         "attribution": attribution,
         "registry_size": registry_size,
     }
-    with transaction.atomic():
-        verification = Verification.objects.create(
-            requested_by=requested_by,
-            client=client_key(client),
-            query_sha256=sha256,
-            query_name=query.get("name", ""),
-            query_token_id=str(token_id) if token_id is not None else "",
-            verdict=verdict,
-            work_id=registered.get("work_id"),
-            certificate=certificate,
-            report={},
-            duration_ms=0.0,
-        )
-        report["id"] = str(verification.pk)
-        report["created_at"] = verification.created_at.isoformat()
-        report["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        verification.report = report
-        verification.duration_ms = float(report["duration_ms"])
-        verification.save(update_fields=["report", "duration_ms"])
+    verification = Verification(
+        requested_by=requested_by,
+        client=client_key(client),
+        query_sha256=sha256,
+        query_name=query.get("name", ""),
+        query_token_id=str(token_id) if token_id is not None else "",
+        verdict=verdict,
+        work_id=registered.get("work_id"),
+        certificate=certificate,
+        created_at=timezone.now(),
+    )
+    report["id"] = str(verification.pk)  # a UUID made before the row: one INSERT, no UPDATE
+    report["created_at"] = verification.created_at.isoformat()
+    report["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    verification.report = report
+    verification.duration_ms = float(report["duration_ms"])
+    verification.save(force_insert=True)
     return verification
 
 
@@ -299,11 +297,11 @@ def _watermark(picture: Image.Image, registered: dict[str, Any]) -> dict[str, An
     """The payload read from the image, and the work it names (None when it names none)."""
     candidates = [picture]
     work: Work | None = registered.get("work")
-    if work is not None:  # a resized copy reads only at the size it was marked at
+    if work is not None and work.mark:  # a resized copy reads only at the size it was marked at
         with work.image.open("rb") as stored:
-            size = Image.open(stored).size
-        if size != picture.size:
-            candidates.append(picture.resize(size, Image.Resampling.BICUBIC))
+            size = Image.open(stored).size  # the header only
+        if size != picture.size:  # the likelier reading first: one read instead of two
+            candidates.insert(0, picture.resize(size, Image.Resampling.BICUBIC))
     reading = None
     for candidate in candidates:
         if min(candidate.size) < MIN_EXTRACT_SIDE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -137,9 +138,9 @@ def test_a_matcher_that_fetches_keypoints_answers_as_one_that_holds_them() -> No
     prints = {path.name: print_image(path.read_bytes()) for path in files}
     fetched: list[str] = []
 
-    def fetch(work_id: object) -> LocalFeatures | None:
-        fetched.append(str(work_id))
-        return None if work_id == "gone" else prints[str(work_id)].features
+    def fetch(work_ids: Sequence[object]) -> dict[object, LocalFeatures]:
+        fetched.extend(str(work_id) for work_id in work_ids)
+        return {w: prints[str(w)].features for w in work_ids if w != "gone"}
 
     holding, fetching = Matcher(), Matcher(fetch_features=fetch)
     # "gone" holds the first painting's print and was indexed first, so it leads the votes for
