@@ -13,6 +13,7 @@ from provenance.matching import (
     KeypointShortlist,
     LocalFeatures,
     Matcher,
+    MatcherConfig,
     WorkPrint,
     local_features,
     print_image,
@@ -202,3 +203,18 @@ def test_a_stop_word_is_counted_over_the_base_and_the_newer_rows() -> None:
     for _ in range(3):
         shortlist.add(np.concatenate([common, random_descriptors(3)]))  # three more, in the delta
     assert shortlist.top(common, 6) == shortlist.top_linear(common, 6) == []
+
+
+def test_works_with_fewer_votes_than_min_votes_are_not_checked() -> None:
+    files = painting_files()[::90][:6]
+    image = open_image(files[2].read_bytes())
+    width, height = image.size
+    crop = jpeg(image.crop((width // 8, height // 8, width * 7 // 8, height * 7 // 8)))
+    for min_votes, found in ((3, True), (10_000, False)):
+        matcher = Matcher(MatcherConfig(min_votes=min_votes))
+        for path in files:
+            matcher.register(path.name, path.read_bytes())
+        match = matcher.identify(crop, methods=("local",))
+        assert (match is not None and match.work_id == files[2].name) is found
+    with pytest.raises(ValueError, match="min_votes"):
+        MatcherConfig(min_votes=0)
