@@ -27,8 +27,8 @@ the same queries: decoding with `provenance.hashing.open_image`, and a numpy lin
 same PDQ codes. With `--attributor` (the default) a stand-in attribution model is fitted first
 (150 paintings against blurred, noisy copies of 150 others: its answers mean nothing, its cost per
 verification is a real model's). The works carry no watermark or certificate, so those steps cost
-a query each; the watermark is still read (at the query's size and, when that reads nothing and
-a work matched, at the registered size). The platform's matcher reads the shortlisted works'
+a query each; the watermark is still read at the query's size (a matched work that carries no
+mark is not read again at its own size). The platform's matcher reads the shortlisted works'
 keypoints back from their Fingerprint rows, as in production.
 
 Endpoint: gunicorn as `scripts/run_platform.py` starts it (`config.wsgi`, 2 workers, 4 threads)
