@@ -113,24 +113,36 @@ _loaded: _Loaded | None = None
 _lock = threading.Lock()
 
 
-def identify_registered(data: bytes, picture: Image.Image) -> tuple[Match | None, int]:
-    """The registered image `data` copies (exact bytes first, then near), and the registry size.
+def identify_registered(
+    data: bytes, picture: Image.Image
+) -> tuple[Match | None, Fingerprint | None, int]:
+    """The registered image `data` copies (exact bytes first, then near), its row, registry size.
 
-    The matcher is brought up to date and searched under one lock: its indexes are built on the
-    first search after an add, and a search must not see one half-built (gunicorn threads share
-    the process's matcher).
+    The row comes with its work's lineage and its certificate (None only when it was removed
+    between the search and the read). The matcher is brought up to date and searched under one
+    lock: its indexes are built on the first search after an add, and a search must not see one
+    half-built (gunicorn threads share the process's matcher).
     """
     with _lock:
         matcher = _up_to_date()
         match = matcher.identify(data, methods=EXACT) or matcher.identify(picture, methods=NEAR)
-        if match is not None and not Fingerprint.objects.filter(pk=int(match.work_id)).exists():
+        row = _matched_row(match)
+        if match is not None and row is None:
             # Matched a row removed since it was loaded (a deleted work, a remade print): count
             # now instead of waiting for the next deletion check, and ask again.
             assert _loaded is not None
             _loaded.counted_at = -DELETION_CHECK_S
             matcher = _up_to_date()
             match = matcher.identify(data, methods=EXACT) or matcher.identify(picture, methods=NEAR)
-        return match, len(matcher)
+            row = _matched_row(match)
+        return match, row, len(matcher)
+
+
+def _matched_row(match: Match | None) -> Fingerprint | None:
+    if match is None:
+        return None
+    rows = Fingerprint.objects.select_related("work__model__run__dataset", "certificate")
+    return rows.filter(pk=int(match.work_id)).first()
 
 
 def registered_matcher() -> Matcher:
@@ -145,7 +157,7 @@ def _up_to_date() -> Matcher:
     New rows (higher pks) are added on every call, which costs one indexed `MAX(pk)` when there
     are none. Removed rows are noticed by counting the table, at most every
     `DELETION_CHECK_S` seconds (a count reads every row); meanwhile a removed work still in the
-    matcher is skipped where it is looked up (`_registered_from_match`, `_stored_features`).
+    matcher is skipped where it is looked up (`identify_registered`, `_stored_features`).
     """
     global _loaded
     last = Fingerprint.objects.aggregate(last=Max("pk"))["last"] or 0

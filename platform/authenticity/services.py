@@ -82,8 +82,8 @@ def verification_run(
 
     evidence = _Evidence()
     fingerprints_sync()
-    match, registry_size = identify_registered(image, picture)
-    registered = _registered_from_match(match)
+    match, row, registry_size = identify_registered(image, picture)
+    registered = _registered_from_row(row)
     watermark = _watermark(picture, registered)
     if match is not None:
         _evidence_for_match(evidence, match)
@@ -213,15 +213,8 @@ def _evidence_for_match(evidence: _Evidence, match: Match) -> None:
         )
 
 
-def _registered_from_match(match: Match | None) -> dict[str, Any]:
-    if match is None:
-        return {}
-    row = (
-        Fingerprint.objects.select_related("work__model__run__dataset", "certificate")
-        .filter(pk=int(match.work_id))
-        .first()
-    )
-    if row is None:  # removed since the index was read
+def _registered_from_row(row: Fingerprint | None) -> dict[str, Any]:
+    if row is None:  # no match (or its row was removed since the index was read)
         return {}
     if row.work is not None:
         return _registered_from_work(row.work)
