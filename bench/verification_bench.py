@@ -332,6 +332,45 @@ def grow_fillers(
 # --- in-process latency --------------------------------------------------------------------------
 
 
+STEPS = (
+    ("authenticity.services", "open_image", "decode"),
+    ("authenticity.services", "fingerprints_sync", "look for unindexed works"),
+    ("authenticity.services", "identify_registered", "identify (all of it)"),
+    ("provenance.matching.matcher", "local_features", "  ORB on the query"),
+    ("provenance.matching.matcher", "geometric_inliers", "  RANSAC checks"),
+    ("authenticity.services", "_registered_from_row", "the registered work's rows"),
+    ("authenticity.services", "_watermark", "watermark"),
+    ("authenticity.services", "attribution_view", "attribution"),
+)
+
+
+@contextlib.contextmanager
+def step_timers() -> Iterator[dict[str, float]]:
+    """Seconds spent in each of `STEPS` while inside (module attributes wrapped, then restored)."""
+    import importlib
+
+    spent = dict.fromkeys((label for _, _, label in STEPS), 0.0)
+    originals = []
+    for module_name, name, label in STEPS:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+        originals.append((module, name, original))
+
+        def timed(*args: Any, _original: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - started
+
+        setattr(module, name, timed)
+    try:
+        yield spent
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
+
 def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Cold start, then warm latencies per query kind, with the baselines, at `size` works."""
     from authenticity.fingerprints import NEAR, matcher_forget, registered_matcher
@@ -368,6 +407,7 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
     }
     for kind, (queries, expected) in kinds.items():
         decode, scan, identify, whole, right = [], [], [], [], 0
+        steps: dict[str, float] = {}
         for n, data in enumerate(queries):
             started = time.perf_counter()
             picture = open_image(data)
@@ -380,10 +420,13 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
             matcher.identify(picture, methods=NEAR)
             identify.append(time.perf_counter() - started)
             started = time.perf_counter()
-            verification = verification_run(
-                image=data, name=f"query-{n}.jpg", requested_by=None, client="127.0.0.1"
-            )
+            with step_timers() as spent:
+                verification = verification_run(
+                    image=data, name=f"query-{n}.jpg", requested_by=None, client="127.0.0.1"
+                )
             whole.append(time.perf_counter() - started)
+            for label, seconds in spent.items():
+                steps[label] = steps.get(label, 0.0) + seconds
             right += verification.verdict == expected
         decode_p50 = percentile_ms(decode, 50)
         rows.append(
@@ -398,6 +441,8 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
                 "verification_p50_ms": percentile_ms(whole, 50),
                 "verification_p95_ms": percentile_ms(whole, 95),
                 "verification_p50_over_decode": percentile_ms(whole, 50) / decode_p50,
+                "verification_mean_ms": float(np.mean(whole) * 1000),
+                "steps_mean_ms": {k: v / len(queries) * 1000 for k, v in steps.items()},
                 "expected_verdict": str(expected),
                 "expected_verdicts": right,
                 "load_average": os.getloadavg()[0],
@@ -621,7 +666,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load step")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument(
-        "--serve-size", type=int, default=10_000, help="registry size the endpoint is loaded at"
+        "--serve-size",
+        type=int,
+        default=10_000,
+        help="registry size the endpoint is loaded at (0: no endpoint part)",
     )
     parser.add_argument("--real", type=int, default=300, help="real works (paintings) registered")
     parser.add_argument("--filler-sources", type=int, default=200)
@@ -638,8 +686,8 @@ def main() -> None:
     sizes = sorted(args.sizes)
     if sizes[0] < args.real:
         parser.error(f"the smallest size ({sizes[0]}) is under --real ({args.real})")
-    if args.serve_size not in sizes:
-        parser.error(f"--serve-size {args.serve_size} must be one of --sizes {sizes}")
+    if args.serve_size and args.serve_size not in sizes:
+        parser.error(f"--serve-size {args.serve_size} must be one of --sizes {sizes} (or 0)")
 
     args.var_root.mkdir(parents=True, exist_ok=True)
     var_dir = Path(tempfile.mkdtemp(prefix="run-", dir=args.var_root))
@@ -715,6 +763,17 @@ def main() -> None:
             f"| {row['expected_verdicts']} / {row['n']} {row['expected_verdict']} "
             f"| {row['load_average']:.1f} |"
         )
+    print()
+    print("Where a verification's time goes (mean ms per verification; indented: within identify):")
+    print()
+    print(
+        "| registry | query | whole | " + " | ".join(label.strip() for _, _, label in STEPS) + " |"
+    )
+    print("| ---: | --- | ---: | " + " | ".join("---:" for _ in STEPS) + " |")
+    for row in rows:
+        cells = " | ".join(f"{row['steps_mean_ms'][label]:.1f}" for _, _, label in STEPS)
+        whole = row["verification_mean_ms"]
+        print(f"| {row['size']:,} | {row['query'][:24]} | {whole:.1f} | {cells} |")
     print()
     print(
         "| registry | fillers inserted s | matcher load from rows s "
