@@ -42,7 +42,7 @@ from gan.generate import SAMPLE_SEED_OFFSET, generate, latents_for_seeds, save_g
 from gan.metrics import FeatureStats, InceptionFeatures, evaluate, fid, kid
 from gan.networks import build_generator
 
-PAINTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "paintings"
+PAINTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "paintings"  # --paintings
 NEVER = 10**9
 FAKE_SEED_BASE = 1_000_000  # fakes for the metrics use seeds from here: not the grid's seeds
 
@@ -51,15 +51,15 @@ class _BudgetSpent(Exception):
     """Raised from the evaluation hook once the training budget is spent."""
 
 
-def _paintings(artist: str) -> Path:
-    folder = PAINTINGS / artist
-    if not PAINTINGS.is_dir():
+def _paintings(paintings: Path, artist: str) -> Path:
+    folder = paintings / artist
+    if not paintings.is_dir():
         raise SystemExit(
-            f"gan_quality: the paintings folder {PAINTINGS} is missing; this benchmark needs "
-            "the shared data set (/work/shared/data/paintings/<artist>/)"
+            f"gan_quality: the paintings folder {paintings} is missing; this benchmark needs "
+            "the shared data set (/work/shared/data/paintings/<artist>/) or --paintings"
         )
     if not folder.is_dir():
-        known = ", ".join(sorted(p.name for p in PAINTINGS.iterdir() if p.is_dir()))
+        known = ", ".join(sorted(p.name for p in paintings.iterdir() if p.is_dir()))
         raise SystemExit(f"gan_quality: no artist folder {folder}; choose one of: {known}")
     return folder
 
@@ -131,6 +131,7 @@ def _svg(rows: list[dict[str, float]], floor: float, path: Path, title: str) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artist", default="katsushika_hokusai")
+    parser.add_argument("--paintings", type=Path, default=PAINTINGS, help="artist folders here")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--arch", choices=("fastgan", "dcgan"), default="fastgan")
     parser.add_argument("--minutes", type=float, default=10.0, help="training wall-clock budget")
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("gan_quality: --device cuda but no CUDA device is available here")
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"gan_quality: {args.out} is not empty; give a new folder")
-    source = _paintings(args.artist)
+    source = _paintings(args.paintings, args.artist)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grids").mkdir()
 

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/gan_throughput.py --device cpu --resolutions 64,128 --json out.json
     .venv/bin/python bench/gan_throughput.py --device cuda --resolutions 64,128,256 [--compile]
+    .venv/bin/python bench/gan_throughput.py --device cuda --resolutions 256 --compiled-only
+    .venv/bin/python bench/gan_throughput.py --device cuda --gen-variants
 
 For each resolution, in one process and one after another:
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import platform
 import statistics
@@ -44,7 +47,7 @@ import torch
 from torch import nn
 
 from gan.config import ModelConfig, TrainConfig
-from gan.generate import generate
+from gan.generate import CUDA_PRECISION, Precision, generate
 from gan.networks import build_discriminator, build_generator
 from gan.train import Progress, train
 
@@ -159,17 +162,37 @@ def reference_generator(resolution: int, *, batch: int, device: torch.device) ->
 
 
 def ours_generator(
-    arch: str, resolution: int, *, batch: int, device: torch.device
+    arch: str,
+    resolution: int,
+    *,
+    batch: int,
+    device: torch.device,
+    variant: GenVariant = (None, False),
 ) -> Callable[[], None]:
-    """`gan.generate.generate` as `load_generator` sets it up: eval mode, uint8 on the CPU."""
+    """`gan.generate.generate` as `load_generator` sets it up: eval mode, uint8 on the CPU;
+    `variant` (precision, channels-last) tries other settings (None: the library's default)."""
     config = _model(arch, resolution)
     generator = build_generator(config, seed=0).to(device).eval().requires_grad_(False)
+    precision, channels_last = variant
+    if channels_last:
+        generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     latents = torch.randn(batch, config.latent_dim, device=device)
 
     def step() -> None:
-        generate(generator, latents, batch_size=batch)
+        generate(generator, latents, batch_size=batch, precision=precision)
 
     return step
+
+
+GenVariant = tuple[Precision | None, bool]  # (precision, channels-last)
+GEN_VARIANTS: list[GenVariant] = [("bf16", False), ("bf16", True), ("fp32", False), ("fp32", True)]
+
+
+def _variant_name(variant: GenVariant) -> str:
+    precision, channels_last = variant
+    if precision is None and not channels_last:
+        return ""
+    return f" {precision or CUDA_PRECISION}" + (" channels-last" if channels_last else "")
 
 
 REF_GEN = "reference dcgan G(z)"
@@ -459,7 +482,7 @@ def measure(resolution: int, args: argparse.Namespace, device: torch.device) -> 
     ref_train = [reference_train(resolution, images, batch=batch, seconds=seconds, device=device)]
     log(ref_train[0])
     ours_rows = []
-    variants = [False, True] if args.compile else [False]
+    variants = [True] if args.compiled_only else [False, True] if args.compile else [False]
     for compile_ in variants:
         for arch in ("dcgan", "fastgan"):
             row, _ = ours_train(
@@ -492,10 +515,11 @@ def measure(resolution: int, args: argparse.Namespace, device: torch.device) -> 
     ]
     log(ref_gen[0])
     gen_rows = []
-    for arch in ("dcgan", "fastgan"):
-        step = ours_generator(arch, resolution, batch=gen_batch, device=device)
+    gen_variants: list[GenVariant] = GEN_VARIANTS if args.gen_variants else [(None, False)]
+    for arch, variant in itertools.product(("dcgan", "fastgan"), gen_variants):
+        step = ours_generator(arch, resolution, batch=gen_batch, device=device, variant=variant)
         row = generation_timed(
-            f"ours {arch} generate()",
+            f"ours {arch} generate(){_variant_name(variant)}",
             step,
             resolution,
             batch=gen_batch,
@@ -555,6 +579,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup-steps", type=int, default=32, help="CUDA training warm-up")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
+    parser.add_argument(
+        "--compiled-only",
+        action="store_true",
+        help="time our trainers with torch.compile only, not eager too (CUDA)",
+    )
+    parser.add_argument(
+        "--gen-variants",
+        action="store_true",
+        help="time generate() in bf16 and fp32, with and without channels-last (CUDA)",
+    )
     parser.add_argument("--json", type=Path, help="write the rows here as JSON")
     args = parser.parse_args(argv)
 

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--width", type=int, default=None, help="base channel count")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-augment", action="store_true", help="turn DiffAugment off")
-    run.add_argument("--compile", action="store_true", help="torch.compile (CUDA)")
+    run.add_argument("--compile", action="store_true", help="torch.compile (CUDA; experimental)")
     run.add_argument("--sample-every", type=int, default=500)
     run.add_argument("--checkpoint-every", type=int, default=500)
     run.add_argument(

@@ -68,8 +68,8 @@ class TrainConfig:
     augment: tuple[str, ...] = AUGMENTATIONS  # DiffAugment policy, applied to real and fake
     ema_decay: float = 0.999  # EMA generator: weight of the old average per step
     mixed_precision: bool = True  # bf16 autocast, used on CUDA only
-    channels_last: bool = True
-    compile: bool = False  # torch.compile the networks (CUDA; slow to start)
+    channels_last: bool = True  # CUDA, eager only (see train._channels_last)
+    compile: bool = False  # torch.compile the networks (CUDA; slow to start; experimental)
     sample_every: int = 500
     checkpoint_every: int = 500
     seed: int = 0

@@ -10,6 +10,7 @@ import io
 import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +21,12 @@ from torch import nn
 from gan.checkpoint import MODEL_WEIGHTS, ModelCard, read_model_card
 from gan.networks import build_generator
 
+Precision = Literal["bf16", "fp32"]
+# What CUDA generates works in. fp32 (cuDNN convolutions in TF32, PyTorch's default) re-rendered
+# CPU-made works within 1 level of 255 on an H200; bf16 up to 8, the re-render proof's whole
+# tolerance, for about 25 % more images/s (bench/rerender_tolerance.py, bench/gan_throughput.py
+# --gen-variants; docs/BENCHMARKS.md). A work is a claim others re-check: fidelity wins.
+CUDA_PRECISION: Precision = "fp32"
 SAMPLE_SEED_OFFSET = 10_000  # training's sample grids use seeds config.seed + 10000 onwards
 MAX_SEEDS = 10_000
 
@@ -48,30 +55,40 @@ def generate(
     *,
     truncation: float = 1.0,
     batch_size: int = 64,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
-    """Images for latents (N, latent_dim) as uint8 (N, 3, R, R).
+    """Images for latents (N, latent_dim) as uint8 (N, 3, R, R), on the CPU.
 
     Truncation ψ in (0, 1] scales each latent towards the prior's mean (zero), trading variety
     for fidelity: these networks have no mapping network, so the trick works in z-space.
+    `precision` applies on CUDA only (default `CUDA_PRECISION`); a CPU always computes in fp32.
     """
     if not 0 < truncation <= 1:
         raise ValueError(f"truncation={truncation}: must be in (0, 1]")
     device = next(generator.parameters()).device
+    bf16 = device.type == "cuda" and (precision or CUDA_PRECISION) == "bf16"
     chunks = []
     # Always in eval mode (BatchNorm uses its running statistics, so an image depends on its
     # seed alone, not on its batch); a generator lent by training gets its mode back after.
     was_training = generator.training
     generator.eval()
     try:
-        # bf16 on CUDA (as in training); results stay on the device until one copy at the end.
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, len(latents), batch_size):
                 z = latents[start : start + batch_size].to(device) * truncation  # (b, latent_dim)
                 images = generator(z).float()  # (b, 3, R, R) in [-1, 1]
                 chunks.append(to_uint8(images))
     finally:
         generator.train(was_training)
-    return torch.cat(chunks).cpu()
+    images = torch.cat(chunks).contiguous()
+    if device.type != "cuda":
+        return images
+    # Results stay on the device until one copy at the end, into page-locked memory: a plain
+    # copy to pageable memory is staged by the driver at a fraction of the bus's rate.
+    host = torch.empty(images.shape, dtype=torch.uint8, pin_memory=True)
+    host.copy_(images, non_blocking=True)
+    torch.cuda.current_stream(device).synchronize()
+    return host
 
 
 def interpolation_latents(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:

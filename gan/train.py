@@ -10,6 +10,7 @@ dedicated generators (data sampling, latents, augmentation) that checkpoints sav
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -178,6 +179,14 @@ def _check_inputs(config: TrainConfig, images: torch.Tensor) -> None:
         )
 
 
+def _channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """Channels-last networks and batches: on CUDA, and not under torch.compile, which lays
+    convolutions out itself. Mixed with eager channels-last weights, torch 2.11's compiled
+    backward asserted a channels-last weight gradient that cuDNN returned contiguous (the first
+    transposed convolution's, whose input is 1x1), on an H200."""
+    return config.channels_last and device.type == "cuda" and not config.compile
+
+
 def _distributed_rank_and_size() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -189,11 +198,13 @@ def _initial_state(config: TrainConfig, device: torch.device, rank: int) -> Trai
     # Seeded construction: the same initial weights on every rank, global RNGs untouched.
     generator = build_generator(config.model, seed=config.seed).to(device)
     discriminator = build_discriminator(config.model, seed=config.seed + 1).to(device)
-    if config.channels_last and device.type == "cuda":
+    if _channels_last(config, device):
         generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         discriminator = discriminator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     betas = (config.beta1, config.beta2)
+    # On CUDA the fused Adam: one kernel per update instead of several per parameter group.
+    adam = functools.partial(torch.optim.Adam, betas=betas, fused=device.type == "cuda")
     rngs = {
         # Each rank draws its own data and latents; augmentation differs per rank too.
         "data": torch.Generator(device="cpu").manual_seed(config.seed * 1000 + rank + 1),
@@ -205,8 +216,8 @@ def _initial_state(config: TrainConfig, device: torch.device, rank: int) -> Trai
         generator=generator,
         discriminator=discriminator,
         ema=ema,
-        opt_g=torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas),
-        opt_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas),
+        opt_g=adam(generator.parameters(), lr=config.lr_g),
+        opt_d=adam(discriminator.parameters(), lr=config.lr_d),
         rngs=rngs,
     )
 
@@ -243,6 +254,9 @@ class _Loop:
         if world > 1:
             self.generator = DistributedDataParallel(state.generator)
             self.discriminator = DistributedDataParallel(state.discriminator)
+        # R1 and the gradient penalty differentiate through a gradient, which compiled modules
+        # (AOTAutograd) cannot do: those forward passes always run eagerly, on the same weights.
+        self.penalty_discriminator: nn.Module = self.discriminator
         if config.compile and device.type == "cuda":
             self.generator, self.discriminator, self.plain_generator, self.plain_discriminator = (
                 cast(nn.Module, torch.compile(module))
@@ -255,9 +269,7 @@ class _Loop:
             )
         self.amp = config.mixed_precision and device.type == "cuda"
         self.memory_format = (
-            torch.channels_last
-            if config.channels_last and device.type == "cuda"
-            else torch.contiguous_format
+            torch.channels_last if _channels_last(config, device) else torch.contiguous_format
         )
         seeds = range(config.seed + SAMPLE_SEED_OFFSET, config.seed + SAMPLE_SEED_OFFSET + 16)
         self.sample_latents = latents_for_seeds(seeds, config.model.latent_dim, device)
@@ -325,7 +337,7 @@ class _Loop:
         penalty: torch.Tensor | None = None
         if config.loss == "wgan-gp":
             penalty = gradient_penalty(
-                lambda x: self.discriminator(x)[0].float(),
+                lambda x: self.penalty_discriminator(x)[0].float(),
                 self.augment(real),
                 self.augment(fake.float()),
                 generator=state.rngs["augment"],
@@ -334,7 +346,7 @@ class _Loop:
         elif config.r1_gamma > 0 and step % config.r1_interval == 0:
             # Lazy R1 (StyleGAN2): every r1_interval steps, scaled up to keep its average weight.
             real_for_r1 = real.detach().requires_grad_(True)
-            logits, _ = self.discriminator(self.augment(real_for_r1))
+            logits, _ = self.penalty_discriminator(self.augment(real_for_r1))
             penalty = r1_penalty(real_for_r1, logits.float())
             loss = loss + penalty * (config.r1_gamma / 2 * config.r1_interval)
         loss.backward()
@@ -365,10 +377,8 @@ class _Loop:
         params = list(_parameters(self.state.generator))
         ema_params = list(_parameters(self.ema))
         torch._foreach_lerp_(ema_params, params, weight)
-        for ema_buffer, buffer in zip(
-            self.ema.buffers(), self.state.generator.buffers(), strict=True
-        ):
-            ema_buffer.copy_(buffer)  # BatchNorm statistics follow the live generator
+        # BatchNorm statistics follow the live generator.
+        torch._foreach_copy_(list(self.ema.buffers()), list(self.state.generator.buffers()))
 
 
 def _parameters(module: nn.Module) -> Iterator[torch.Tensor]:
