@@ -9,12 +9,14 @@ shortlisted works are read back from their rows when a query needs the geometric
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from PIL import Image
 from registry.models import Certificate, CertificateState
@@ -40,7 +42,20 @@ EXACT: tuple[Method, ...] = ("exact",)
 NEAR: tuple[Method, ...] = ("hash", "local")
 
 
-_works_seen = 0  # every work up to this pk has been indexed or tried, in this process
+@dataclass
+class _Synced:
+    """How far this process's `fingerprints_sync` has looked."""
+
+    works: int = 0
+    """Every work up to this pk has been indexed or tried."""
+    signed: Any = None
+    """The newest certificate signature time at the last certificate scan (as the database
+    returns it: only compared for equality)."""
+    certificates_at: float = -math.inf
+    """When the certificates were last scanned (time.monotonic())."""
+
+
+_synced = _Synced()
 
 
 def fingerprint_work(work: Work) -> Fingerprint | None:
@@ -75,29 +90,56 @@ def _store(row: Fingerprint, data: bytes) -> Fingerprint | None:
 def fingerprints_sync(*, limit: int = SYNC_BATCH, rescan: bool = False) -> int:
     """Index up to `limit` registered images that have no fingerprint yet; returns how many.
 
-    Works are looked for above the highest one this process has seen indexed or tried (an image
-    that no longer decodes is not retried on every check), so a verification does not scan the
-    whole works table; `rescan` starts from the first work (`manage.py authenticity_index`).
+    Works and certified uploads are fingerprinted when they are made; this catches up on what
+    was not. One query tells whether anything is new: works are looked for above the highest
+    one this process has seen indexed or tried (an image that no longer decodes is not retried
+    on every check), and certified uploads when a certificate was signed since the last scan,
+    or `DELETION_CHECK_S` after it. `rescan` starts from the first work
+    (`manage.py authenticity_index`).
     """
-    global _works_seen
+    global _synced
     if rescan:
-        _works_seen = 0
-    done = 0
-    # Up to the highest pk now: a work added meanwhile is above it and found on the next call.
-    last = Work.objects.aggregate(last=Max("pk"))["last"] or 0
-    unindexed = Work.objects.filter(pk__gt=_works_seen, pk__lte=last, fingerprint__isnull=True)
-    batch = list(unindexed.order_by("pk")[:limit])
-    for work in batch:
-        done += fingerprint_work(work) is not None
-    _works_seen = batch[-1].pk if len(batch) == limit else last
-    left = limit - len(batch)
-    if left > 0:
+        _synced = _Synced()
+    last_work, last_signed = _newest()
+    done = taken = 0
+    if last_work > _synced.works:
+        # Up to the highest pk now: a work added meanwhile is above it and found on the next call.
+        unindexed = Work.objects.filter(
+            pk__gt=_synced.works, pk__lte=last_work, fingerprint__isnull=True
+        )
+        batch = list(unindexed.order_by("pk")[:limit])
+        for work in batch:
+            done += fingerprint_work(work) is not None
+        taken = len(batch)
+        _synced.works = batch[-1].pk if taken == limit else last_work
+    now = time.monotonic()
+    due = last_signed != _synced.signed or now - _synced.certificates_at >= DELETION_CHECK_S
+    left = limit - taken
+    if left > 0 and due:
         uploaded = Certificate.objects.filter(work__isnull=True, fingerprint__isnull=True).exclude(
             state=CertificateState.DRAFT  # a draft is its owner's alone until it is signed
         )
-        for certificate in uploaded.order_by("created_at")[:left]:
+        scanned = list(uploaded.order_by("created_at")[:left])
+        for certificate in scanned:
             done += fingerprint_certificate(certificate) is not None
+        if len(scanned) < left:  # every one seen; else the next call goes on
+            _synced.signed, _synced.certificates_at = last_signed, now
     return done
+
+
+def _newest() -> tuple[int, Any]:
+    """The highest work pk and the newest certificate signature time, in one query."""
+    quote = connection.ops.quote_name
+    works, work_id = quote(Work._meta.db_table), quote(str(Work._meta.pk.column))
+    certificates = quote(Certificate._meta.db_table)
+    signed_at = quote(str(Certificate._meta.get_field("signed_at").column))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX({work_id}) FROM {works}), "  # noqa: S608 (names, not input)
+            f"(SELECT MAX({signed_at}) FROM {certificates})"
+        )
+        last_work, last_signed = cursor.fetchone()
+    return last_work or 0, last_signed
 
 
 @dataclass
@@ -230,7 +272,7 @@ def fingerprints_reprint() -> int:
 
 def matcher_forget() -> None:
     """Drop this process's matcher and what it has indexed (tests, after a restore from backup)."""
-    global _loaded, _works_seen
+    global _loaded, _synced
     with _lock:
         _loaded = None
-        _works_seen = 0
+        _synced = _Synced()

@@ -85,7 +85,7 @@ class Certificate(models.Model):
         max_length=16, choices=CertificateState.choices, default=CertificateState.DRAFT
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True, db_index=True)  # fingerprints_sync
 
     class Meta:
         ordering = ["-created_at"]

@@ -420,3 +420,32 @@ def test_an_unsigned_draft_certificate_stays_its_owners_alone(
     assert report["registered"]["work_id"] == work.pk
     assert report["certificate"] is None
     assert "Secret" not in str(report)
+
+
+def test_an_upload_is_found_once_signed_and_a_check_with_nothing_new_asks_one_query(
+    artist: User, settings: Any
+) -> None:
+    from authenticity.fingerprints import fingerprints_sync
+    from authenticity.services import verification_run
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CHAIN_CONTRACT_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # signs offline
+    upload = painting(PISSARRO).read_bytes()
+    wallet = wallet_custodial_get_or_create(owner=artist)
+    certificate = certificate_prepare(
+        owner=artist, wallet=wallet, image=upload, image_name="harvest.jpg", title="Harvest"
+    )
+    copy = jpeg_copy(upload, scale=0.5)
+
+    draft = verification_run(image=copy, requested_by=None, client="10.0.0.4")
+    with CaptureQueriesContext(connection) as nothing_new:
+        assert fingerprints_sync() == 0
+    certificate_sign_custodial(certificate=certificate, owner=artist)
+    signed = verification_run(image=copy, requested_by=None, client="10.0.0.4")
+
+    assert draft.verdict == Verdict.NO_MATCH  # a draft is its owner's alone
+    assert len(nothing_new) == 1  # the highest work and the newest signature, together
+    assert signed.verdict == Verdict.PROBABLE
+    assert signed.certificate_id == certificate.pk
+    assert Fingerprint.objects.filter(certificate=certificate).count() == 1
