@@ -152,11 +152,15 @@ def without_versions(files: list[Path]) -> tuple[list[Path], int]:
     return [files[index] for index in keep], len(files) - len(keep)
 
 
-def setup(registered: list[Path], shortlist_keypoints: int) -> None:
+def setup(registered: list[Path], shortlist_keypoints: int, query_side: int) -> None:
     """Register the works in this process (a worker's initializer)."""
     # Hash distances are recorded with an open threshold and judged later; local features run
     # at the real threshold, since the Matcher stops at the first shortlisted work that passes.
-    matcher = Matcher(MatcherConfig(hash_threshold=127, shortlist_keypoints=shortlist_keypoints))
+    matcher = Matcher(
+        MatcherConfig(
+            hash_threshold=127, shortlist_keypoints=shortlist_keypoints, query_side=query_side
+        )
+    )
     phashes = HashIndex(64)
     names: list[str] = []
     for path in registered:
@@ -222,6 +226,12 @@ def main() -> None:
         default=MatcherConfig().shortlist_keypoints,
         help="descriptors a registered work keeps in the keypoint shortlist",
     )
+    parser.add_argument(
+        "--query-side",
+        type=int,
+        default=MatcherConfig().query_side,
+        help="longer side a query is scaled to for its keypoints",
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
 
@@ -241,7 +251,9 @@ def main() -> None:
         for index, path in enumerate(registered + distractors)
     ]
     with ProcessPoolExecutor(
-        args.workers, initializer=setup, initargs=(registered, args.shortlist_keypoints)
+        args.workers,
+        initializer=setup,
+        initargs=(registered, args.shortlist_keypoints, args.query_side),
     ) as pool:
         answers = list(pool.map(query, jobs, chunksize=16))
     elapsed = time.perf_counter() - started
@@ -274,7 +286,8 @@ def main() -> None:
     print(
         f"{len(registered)} registered, {len(distractors)} distractors ({versions} twin images "
         f"left out), {len(args.transforms)} transforms, {len(answers)} queries in {elapsed:.0f} s "
-        f"on {args.workers} worker(s); {args.shortlist_keypoints} shortlist keypoints a work; "
+        f"on {args.workers} worker(s); {args.shortlist_keypoints} shortlist keypoints a work, "
+        f"queries at {args.query_side} px; "
         f"load average at the end {os.getloadavg()[0]:.2f}"
     )
     print()

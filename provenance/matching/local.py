@@ -66,14 +66,18 @@ class LocalFeatures:
         return len(self.descriptors)
 
 
-def local_features(image: Image.Image, *, max_features: int = MAX_FEATURES) -> LocalFeatures:
+def local_features(
+    image: Image.Image, *, max_features: int = MAX_FEATURES, side: int = WORKING_SIDE
+) -> LocalFeatures:
     """ORB keypoints and descriptors of an RGB image, in working-size pixels.
 
-    Ordered for a shortlist that keeps the first few: strongest first within each cell of a 4x4
-    grid, the cells taken in turn (`_spread_order`).
+    The image is scaled so its longer side is `side` (registered prints use `WORKING_SIDE`; a
+    query may use less, `MatcherConfig.query_side`). Ordered for a shortlist that keeps the
+    first few: strongest first within each cell of a 4x4 grid, the cells taken in turn
+    (`_spread_order`).
     """
     gray = np.asarray(image.convert("L"))  # (H, W)
-    scale = WORKING_SIDE / max(gray.shape)
+    scale = side / max(gray.shape)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
     detector = cv2.ORB.create(nfeatures=max_features, fastThreshold=_FAST_THRESHOLD)

@@ -34,6 +34,7 @@ from provenance.matching.index import HashIndex
 from provenance.matching.local import (
     DESCRIPTOR_BYTES,
     MAX_FEATURES,
+    WORKING_SIDE,
     LocalFeatures,
     geometric_inliers,
     local_features,
@@ -88,6 +89,13 @@ class MatcherConfig:
     """Descriptors of each registered work (its first, in `local_features` order) that vote."""
     max_features: int = MAX_FEATURES
     """Most ORB keypoints kept per image."""
+    query_side: int = WORKING_SIDE
+    """Longer side a query is scaled to for its keypoints (registered prints: `WORKING_SIDE`).
+
+    The geometric check fits a similarity transform, scale included, so a query needs no more
+    pixels than its original had to be found; fewer make ORB, the dearest step of a query that
+    no hash finds, cheaper.
+    """
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Largest image decoded (see `provenance.hashing.open_image`)."""
 
@@ -103,6 +111,7 @@ class MatcherConfig:
             "min_votes",
             "shortlist_keypoints",
             "max_features",
+            "query_side",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more; got {getattr(self, name)}")
@@ -207,7 +216,9 @@ class Matcher:
                 )
         if "local" in methods:
             return self._identify_local(
-                local_features(picture, max_features=self.config.max_features)
+                local_features(
+                    picture, max_features=self.config.max_features, side=self.config.query_side
+                )
             )
         return None
 

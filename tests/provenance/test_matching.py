@@ -15,6 +15,7 @@ from provenance.matching import (
     DuplicateWork,
     HashIndex,
     Matcher,
+    MatcherConfig,
     geometric_inliers,
     local_features,
     pdq256,
@@ -106,6 +107,24 @@ def test_quarter_crop_is_found_by_local_features(matcher: Matcher, works: list[P
         assert (match.work_id, match.method) == (path.name, "local")
         assert match.inliers is not None
         assert match.inliers >= match.threshold
+
+
+def test_queries_may_be_searched_at_a_smaller_working_size(works: list[Path]) -> None:
+    # Registered prints stay at WORKING_SIDE; the similarity transform absorbs the query's scale.
+    small = Matcher(MatcherConfig(query_side=384))
+    for path in works:
+        small.register(path.name, path.read_bytes())
+    image = open_image(works[4].read_bytes())
+    width, height = image.size
+    crop = jpeg(image.crop((0, height // 4, width * 3 // 4, height)))
+    match = small.identify(crop)
+    features = local_features(image, side=384)
+
+    assert match is not None
+    assert (match.work_id, match.method) == (works[4].name, "local")
+    assert features.points.max() < 384
+    with pytest.raises(ValueError, match="query_side"):
+        MatcherConfig(query_side=0)
 
 
 def test_slightly_rotated_copy_is_found(matcher: Matcher, works: list[Path]) -> None:
