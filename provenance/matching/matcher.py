@@ -92,9 +92,9 @@ class MatcherConfig:
     query_side: int = WORKING_SIDE
     """Longer side a query is scaled to for its keypoints (registered prints: `WORKING_SIDE`).
 
-    The geometric check fits a similarity transform, scale included, so a query needs no more
-    pixels than its original had to be found; fewer make ORB, the dearest step of a query that
-    no hash finds, cheaper.
+    The geometric check fits a similarity transform, scale included, so a query at another size
+    than its original's print is still found; but 384 px queries against 512 px prints lost
+    rotations and colour shifts (bench/matching_robustness.py), so both sides use one size.
     """
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Largest image decoded (see `provenance.hashing.open_image`)."""

@@ -21,11 +21,12 @@ from provenance.hashing import DEFAULT_MAX_PIXELS, content_hash, open_image
 from provenance.matching.codes import PDQ_BITS, pdq256
 from provenance.matching.local import DESCRIPTOR_BYTES, MAX_FEATURES, LocalFeatures, local_features
 
-PRINT_FORMAT: Final = 2
-"""Format `to_bytes` writes. 2: keypoints in `local_features` order (the strongest of each grid
-cell first). 1 (still read): OpenCV's order."""
+PRINT_FORMAT: Final = 3
+"""Format `to_bytes` writes. 3: keypoints found at a 384 px working size (`WORKING_SIDE`), in
+`local_features` order (the strongest of each grid cell first). Still read: 2, the same at 512
+px (a query still finds them: the geometric check fits the scale); 1, 512 px in OpenCV's order."""
 
-READABLE_FORMATS: Final = (1, 2)
+READABLE_FORMATS: Final = (1, 2, 3)
 
 
 class DamagedPrint(ProvenanceError):
@@ -41,7 +42,8 @@ class WorkPrint:
     features: LocalFeatures
     version: int = PRINT_FORMAT
     """Format it was read from: a format-1 print's keypoints are in OpenCV's order, so a
-    shortlist keeps an arbitrary subset of them (reprint it: `print_image` on the image)."""
+    shortlist keeps an arbitrary subset of them; formats 1 and 2 were found at 512 px (reprint
+    them: `print_image` on the image)."""
 
     def to_bytes(self) -> bytes:
         """The print as .npz bytes (no pickle)."""

@@ -19,6 +19,7 @@ from provenance.matching import (
     print_image,
 )
 from provenance.matching import shortlist as shortlist_module
+from provenance.matching.local import WORKING_SIDE
 from provenance.matching.prints import PRINT_FORMAT
 from tests.provenance.test_matching import jpeg, painting_files
 
@@ -124,7 +125,7 @@ def test_keypoints_come_strongest_first_in_each_cell_the_cells_in_turn() -> None
 def test_a_real_paintings_first_keypoints_are_spread_over_it() -> None:
     image = open_image(painting_files()[0].read_bytes())
     features = local_features(image)
-    side = 512 / max(image.size)
+    side = WORKING_SIDE / max(image.size)
     height, width = round(image.height * side), round(image.width * side)
     cells = [
         min(int(y * 4 / height), 3) * 4 + min(int(x * 4 / width), 3) for x, y in features.points
@@ -165,16 +166,17 @@ def test_a_matcher_that_fetches_keypoints_answers_as_one_that_holds_them() -> No
         fetching.save(io.BytesIO())  # type: ignore[arg-type]
 
 
-def test_a_format_1_print_still_reads_and_says_so() -> None:
+def test_an_older_print_still_reads_and_says_its_format() -> None:
     work_print = print_image(painting_files()[1].read_bytes())
-    assert WorkPrint.from_bytes(work_print.to_bytes()).version == PRINT_FORMAT == 2
-    buffer = io.BytesIO()
+    assert WorkPrint.from_bytes(work_print.to_bytes()).version == PRINT_FORMAT == 3
     with np.load(io.BytesIO(work_print.to_bytes())) as stored:
         arrays = {name: stored[name] for name in stored.files}
-    np.savez(buffer, **(arrays | {"format": np.array(1)}))
-    old = WorkPrint.from_bytes(buffer.getvalue())
-    assert old.version == 1
-    assert np.array_equal(old.features.descriptors, work_print.features.descriptors)
+    for version in (1, 2):
+        buffer = io.BytesIO()
+        np.savez(buffer, **(arrays | {"format": np.array(version)}))
+        old = WorkPrint.from_bytes(buffer.getvalue())
+        assert old.version == version
+        assert np.array_equal(old.features.descriptors, work_print.features.descriptors)
 
 
 def test_top_equals_a_linear_scan_of_every_entry() -> None:

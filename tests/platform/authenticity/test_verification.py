@@ -363,7 +363,7 @@ def test_a_crop_is_found_by_keypoints_read_back_from_the_rows_and_old_prints_are
     assert before.work_id == after.work_id == works[0].pk
     assert after.verdict == Verdict.PROBABLE
     assert "Remade 1 print." in out.getvalue()
-    assert WorkPrint.from_bytes(bytes(Fingerprint.objects.get(work=works[0]).print)).version == 2
+    assert WorkPrint.from_bytes(bytes(Fingerprint.objects.get(work=works[0]).print)).version == 3
     assert Fingerprint.objects.count() == 6
     report = verification.report
     assert report["match"]["method"] == "local"
