@@ -152,13 +152,18 @@ def without_versions(files: list[Path]) -> tuple[list[Path], int]:
     return [files[index] for index in keep], len(files) - len(keep)
 
 
-def setup(registered: list[Path], shortlist_keypoints: int, query_side: int) -> None:
+def setup(
+    registered: list[Path], shortlist_keypoints: int, query_side: int, query_votes: int
+) -> None:
     """Register the works in this process (a worker's initializer)."""
     # Hash distances are recorded with an open threshold and judged later; local features run
     # at the real threshold, since the Matcher stops at the first shortlisted work that passes.
     matcher = Matcher(
         MatcherConfig(
-            hash_threshold=127, shortlist_keypoints=shortlist_keypoints, query_side=query_side
+            hash_threshold=127,
+            shortlist_keypoints=shortlist_keypoints,
+            query_side=query_side,
+            query_votes=query_votes,
         )
     )
     phashes = HashIndex(64)
@@ -232,6 +237,12 @@ def main() -> None:
         default=MatcherConfig().query_side,
         help="longer side a query is scaled to for its keypoints",
     )
+    parser.add_argument(
+        "--query-votes",
+        type=int,
+        default=MatcherConfig().query_votes,
+        help="descriptors of a query that vote in the shortlist",
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
 
@@ -253,7 +264,7 @@ def main() -> None:
     with ProcessPoolExecutor(
         args.workers,
         initializer=setup,
-        initargs=(registered, args.shortlist_keypoints, args.query_side),
+        initargs=(registered, args.shortlist_keypoints, args.query_side, args.query_votes),
     ) as pool:
         answers = list(pool.map(query, jobs, chunksize=16))
     elapsed = time.perf_counter() - started
@@ -287,7 +298,7 @@ def main() -> None:
         f"{len(registered)} registered, {len(distractors)} distractors ({versions} twin images "
         f"left out), {len(args.transforms)} transforms, {len(answers)} queries in {elapsed:.0f} s "
         f"on {args.workers} worker(s); {args.shortlist_keypoints} shortlist keypoints a work, "
-        f"queries at {args.query_side} px; "
+        f"queries at {args.query_side} px, {args.query_votes} of their keypoints voting; "
         f"load average at the end {os.getloadavg()[0]:.2f}"
     )
     print()

@@ -408,6 +408,7 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
     for kind, (queries, expected) in kinds.items():
         decode, scan, identify, whole, right = [], [], [], [], 0
         steps: dict[str, float] = {}
+        each: list[dict[str, float]] = []  # every verification's steps, ms
         for n, data in enumerate(queries):
             started = time.perf_counter()
             picture = open_image(data)
@@ -427,7 +428,23 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
             whole.append(time.perf_counter() - started)
             for label, seconds in spent.items():
                 steps[label] = steps.get(label, 0.0) + seconds
+            each.append({label: seconds * 1000 for label, seconds in spent.items()})
             right += verification.verdict == expected
+        steps_p50 = {label: float(np.median([one[label] for one in each])) for label in steps}
+        # The slowest verifications, each with the step that ran furthest over its median: what
+        # sets the p95 (a step of that query, or a stall of the machine in whichever step ran).
+        slowest = []
+        for index in np.argsort(whole)[::-1][:3]:
+            over = {label: ms - steps_p50[label] for label, ms in each[index].items()}
+            label = max(over, key=over.__getitem__)
+            slowest.append(
+                {
+                    "ms": whole[index] * 1000,
+                    "step": label.strip(),
+                    "step_ms": each[index][label],
+                    "step_p50_ms": steps_p50[label],
+                }
+            )
         decode_p50 = percentile_ms(decode, 50)
         rows.append(
             {
@@ -443,6 +460,8 @@ def measure_size(registry: Registry, size: int) -> tuple[dict[str, Any], list[di
                 "verification_p50_over_decode": percentile_ms(whole, 50) / decode_p50,
                 "verification_mean_ms": float(np.mean(whole) * 1000),
                 "steps_mean_ms": {k: v / len(queries) * 1000 for k, v in steps.items()},
+                "steps_p50_ms": steps_p50,
+                "slowest": slowest,
                 "expected_verdict": str(expected),
                 "expected_verdicts": right,
                 "load_average": os.getloadavg()[0],
@@ -774,6 +793,16 @@ def main() -> None:
         cells = " | ".join(f"{row['steps_mean_ms'][label]:.1f}" for _, _, label in STEPS)
         whole = row["verification_mean_ms"]
         print(f"| {row['size']:,} | {row['query'][:24]} | {whole:.1f} | {cells} |")
+    print()
+    print("The three slowest verifications of each kind, and the step furthest over its median:")
+    print()
+    for row in rows:
+        slow = "; ".join(
+            f"{one['ms']:.1f} ms ({one['step']} {one['step_ms']:.1f}, "
+            f"median {one['step_p50_ms']:.1f})"
+            for one in row["slowest"]
+        )
+        print(f"- {row['size']:,}, {row['query'][:24]}: {slow}")
     print()
     print(
         "| registry | fillers inserted s | matcher load from rows s "

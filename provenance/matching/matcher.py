@@ -87,6 +87,10 @@ class MatcherConfig:
     """
     shortlist_keypoints: int = PER_WORK
     """Descriptors of each registered work (its first, in `local_features` order) that vote."""
+    query_votes: int = MAX_FEATURES
+    """Descriptors of a query (its first, in `local_features` order) that vote in the
+    shortlist; the geometric check uses them all. Each costs binary searches in every
+    position of the shortlist."""
     max_features: int = MAX_FEATURES
     """Most ORB keypoints kept per image."""
     query_side: int = WORKING_SIDE
@@ -112,6 +116,7 @@ class MatcherConfig:
             "shortlist_keypoints",
             "max_features",
             "query_side",
+            "query_votes",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more; got {getattr(self, name)}")
@@ -315,7 +320,9 @@ class Matcher:
             return None
         shortlist = [
             row
-            for row, votes in self._shortlist.top(query.descriptors, self.config.shortlist)
+            for row, votes in self._shortlist.top(
+                query.descriptors[: self.config.query_votes], self.config.shortlist
+            )
             if votes >= self.config.min_votes
         ]
         references = self._reference_features(shortlist)

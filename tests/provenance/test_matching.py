@@ -129,6 +129,21 @@ def test_queries_may_be_searched_at_another_working_size(works: list[Path]) -> N
         MatcherConfig(query_side=0)
 
 
+def test_fewer_query_keypoints_may_vote_in_the_shortlist(works: list[Path]) -> None:
+    fewer = Matcher(MatcherConfig(query_votes=256))
+    for path in works:
+        fewer.register(path.name, path.read_bytes())
+    image = open_image(works[4].read_bytes())
+    width, height = image.size
+    crop = jpeg(image.crop((0, height // 4, width * 3 // 4, height)))
+    match = fewer.identify(crop)
+
+    assert match is not None
+    assert (match.work_id, match.method) == (works[4].name, "local")
+    with pytest.raises(ValueError, match="query_votes"):
+        MatcherConfig(query_votes=0)
+
+
 def test_slightly_rotated_copy_is_found(matcher: Matcher, works: list[Path]) -> None:
     image = open_image(works[7].read_bytes())
     match = matcher.identify(jpeg(image.rotate(5, resample=Image.Resampling.BICUBIC)))
