@@ -109,39 +109,46 @@ def test_quarter_crop_is_found_by_local_features(matcher: Matcher, works: list[P
         assert match.inliers >= match.threshold
 
 
-def test_queries_may_be_searched_at_another_working_size(works: list[Path]) -> None:
-    # Registered prints stay at WORKING_SIDE; the similarity transform absorbs the query's scale.
-    larger = Matcher(MatcherConfig(query_side=512))
+def _registered(config: MatcherConfig, works: list[Path]) -> Matcher:
+    matcher = Matcher(config)
     for path in works:
-        larger.register(path.name, path.read_bytes())
-    image = open_image(works[4].read_bytes())
+        matcher.register(path.name, path.read_bytes())
+    return matcher
+
+
+def _quarter_crop(path: Path) -> bytes:
+    """The lower-left 75% of each side: the global hashes no longer recognise it."""
+    image = open_image(path.read_bytes())
     width, height = image.size
-    crop = jpeg(image.crop((0, height // 4, width * 3 // 4, height)))
-    match = larger.identify(crop)
-    features = local_features(image, side=512)
+    return jpeg(image.crop((0, height // 4, width * 3 // 4, height)))
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        # Registered prints stay at WORKING_SIDE; the similarity fit absorbs the query's scale.
+        (MatcherConfig(query_side=512), "query_side"),
+        (MatcherConfig(query_votes=256), "query_votes"),
+    ],
+)
+def test_a_query_searched_at_another_size_or_with_fewer_votes_still_finds_a_crop(
+    works: list[Path], config: MatcherConfig, field: str
+) -> None:
+    match = _registered(config, works).identify(_quarter_crop(works[4]))
 
     assert match is not None
     assert (match.work_id, match.method) == (works[4].name, "local")
+    with pytest.raises(ValueError, match=field):
+        MatcherConfig(**{field: 0})
+
+
+def test_local_features_are_in_pixels_of_the_side_asked_for(works: list[Path]) -> None:
+    image = open_image(works[4].read_bytes())
+    features = local_features(image, side=512)
+
     assert features.points.max() < 512
     # In 512 px rather than WORKING_SIDE pixels: the same corners lie farther out.
     assert features.points.max() > local_features(image).points.max() * 1.2
-    with pytest.raises(ValueError, match="query_side"):
-        MatcherConfig(query_side=0)
-
-
-def test_fewer_query_keypoints_may_vote_in_the_shortlist(works: list[Path]) -> None:
-    fewer = Matcher(MatcherConfig(query_votes=256))
-    for path in works:
-        fewer.register(path.name, path.read_bytes())
-    image = open_image(works[4].read_bytes())
-    width, height = image.size
-    crop = jpeg(image.crop((0, height // 4, width * 3 // 4, height)))
-    match = fewer.identify(crop)
-
-    assert match is not None
-    assert (match.work_id, match.method) == (works[4].name, "local")
-    with pytest.raises(ValueError, match="query_votes"):
-        MatcherConfig(query_votes=0)
 
 
 def test_slightly_rotated_copy_is_found(matcher: Matcher, works: list[Path]) -> None:
