@@ -8,6 +8,8 @@
 # (GPU_SESSION_SECONDS, default 480), so a slow step costs only itself; every step's log lands in
 # OUT_DIR as it runs. GPU_SESSION_STEPS picks steps (default: all, in this order):
 #
+# - tests: tests/gan/test_cuda.py, the CUDA paths' tests (skipped where there is no GPU, as in
+#   CI), compiled training among them;
 # - throughput256: bench/gan_throughput.py at 256 px, eager, with generate() in bf16 and fp32,
 #   with and without channels-last (the issue's 256 px goals);
 # - compile256: the same trainers with torch.compile;
@@ -52,8 +54,11 @@ step() {  # step NAME CAP_SECONDS COMMAND...: run with the smaller of its cap an
 } 2>&1 | tee "$logs/machine.log"
 
 quality=$(mktemp -d)
-for name in ${GPU_SESSION_STEPS:-throughput256 compile256 throughput rerender quality}; do
+for name in ${GPU_SESSION_STEPS:-tests throughput256 compile256 throughput rerender quality}; do
     case $name in
+    # -c /dev/null: the project's pytest settings name plugins (pytest-django) the GPU image lacks
+    tests) step "$name" 150 python3 -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q \
+        -rs tests/gan/test_cuda.py ;;
     throughput256) step "$name" 120 python3 bench/gan_throughput.py --device cuda \
         --resolutions 256 --seconds 4 --gen-variants --json "$logs/$name.json" ;;
     compile256) step "$name" 130 python3 bench/gan_throughput.py --device cuda \
