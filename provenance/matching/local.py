@@ -74,7 +74,7 @@ def local_features(
     """ORB keypoints and descriptors of an RGB image, in working-size pixels.
 
     The image is scaled so its longer side is `side` (registered prints use `WORKING_SIDE`; a
-    query may use less, `MatcherConfig.query_side`). Ordered for a shortlist that keeps the
+    query may use another, `MatcherConfig.query_side`). Ordered for a shortlist that keeps the
     first few: strongest first within each cell of a 4x4 grid, the cells taken in turn
     (`_spread_order`).
     """
