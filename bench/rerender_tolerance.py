@@ -14,9 +14,9 @@ oneDNN on) in the same run:
   library build would use;
 - bf16 autocast: the precision `gan.generate` used on CUDA until the GPU rows below were
   measured, emulated with CPU bfloat16 kernels;
-- where CUDA is available, the real thing: each work re-rendered on the GPU one seed at a time,
-  as the studio renders it: in float32 (`gan.generate`'s CUDA default; cuDNN convolutions in
-  TF32), and through `gan.generate.generate` in bf16 autocast, NCHW and channels-last.
+- where CUDA is available, the real thing: each work re-rendered on the GPU one seed at a time
+  through `gan.generate.generate`, as the studio renders it: in float32 (its CUDA default; cuDNN
+  convolutions in TF32), and in bf16 autocast, NCHW and channels-last (`CUDA_VARIANTS`).
 
 A FastGAN is trained for `--train-seconds` on one shared artist at each resolution (a random
 initialisation would measure a generator that draws nothing). Per variant: works whose uint8
@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from gan.config import ModelConfig, TrainConfig  # noqa: E402
 from gan.data import iter_source, load_prepared, prepare_dataset  # noqa: E402
-from gan.generate import generate, latents_for_seeds, to_uint8  # noqa: E402
+from gan.generate import Precision, generate, latents_for_seeds, to_uint8  # noqa: E402
 from gan.train import train  # noqa: E402
 
 PAINTINGS = REPO.parent / "shared" / "data" / "paintings"  # the default of --paintings
@@ -138,11 +138,10 @@ def render(generator: nn.Module, seeds: list[int]) -> np.ndarray:
 
 
 def render_cuda(
-    generator: nn.Module, seeds: list[int], *, bf16: bool, channels_last: bool = False
+    generator: nn.Module, seeds: list[int], *, precision: Precision, channels_last: bool = False
 ) -> np.ndarray:
-    """The same works re-rendered on the GPU one seed at a time, as the studio renders a work:
-    `gan.generate.generate` in bf16 autocast or, with `bf16` off, the generator called in plain
-    float32 (what `generate` computes on CUDA by default, `CUDA_PRECISION`)."""
+    """The same works re-rendered on the GPU one seed at a time, as the studio renders a work
+    (`gan.generate.generate`, in `precision`)."""
     device = torch.device("cuda")
     on_gpu = copy.deepcopy(generator).to(device)
     if channels_last:
@@ -151,13 +150,17 @@ def render_cuda(
     images = []
     for seed in seeds:
         z = latents_for_seeds([seed], latent_dim, device)
-        if bf16:
-            image = generate(on_gpu, z, precision="bf16")[0]
-        else:
-            with torch.no_grad():
-                image = to_uint8(on_gpu(z).float())[0].cpu()
+        image = generate(on_gpu, z, precision=precision)[0]
         images.append(image.permute(1, 2, 0).numpy())
     return np.stack(images)
+
+
+CUDA_VARIANTS: dict[str, tuple[Precision, bool]] = {
+    "CUDA generate() bf16": ("bf16", False),
+    "CUDA float32 (generate()'s default on CUDA)": ("fp32", False),
+    "CUDA generate() bf16, channels-last": ("bf16", True),
+}
+"""Re-renders on the GPU: (precision, channels-last)."""
 
 
 def compare(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
@@ -204,17 +207,13 @@ def main() -> None:
                     other = render(generator, seeds)
                 rows.append({"resolution": resolution, "variant": name} | compare(reference, other))
             if cuda:
-                for name, bf16_ in (
-                    ("CUDA generate() bf16", True),
-                    ("CUDA float32 (generate()'s default on CUDA)", False),
-                ):
-                    other = render_cuda(generator, seeds, bf16=bf16_)
+                for name, (precision, channels_last) in CUDA_VARIANTS.items():
+                    other = render_cuda(
+                        generator, seeds, precision=precision, channels_last=channels_last
+                    )
                     rows.append(
                         {"resolution": resolution, "variant": name} | compare(reference, other)
                     )
-                other = render_cuda(generator, seeds, bf16=True, channels_last=True)
-                name = "CUDA generate() bf16, channels-last"
-                rows.append({"resolution": resolution, "variant": name} | compare(reference, other))
     print()
     print(
         f"| px | variant | identical of {args.seeds} | within 2 levels | within 8 levels "
